@@ -1,0 +1,1 @@
+"""Shared configuration and logging for the app env (api/, actions/, crm/ scripts)."""

@@ -1,0 +1,55 @@
+"""One Settings object for every process of the app env, read from environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+_INSECURE_SECRET = "changethis"
+
+
+class Settings(BaseSettings):
+    """Configuration with sane development defaults; see .env.example."""
+
+    model_config = SettingsConfigDict(env_file=PROJECT_ROOT / ".env", extra="ignore")
+
+    app_env: str = "development"
+    database_url: str = f"sqlite:///{VAR_DIR / 'crm.db'}"
+    tracker_database_url: str = f"sqlite:///{VAR_DIR / 'rasa_tracker.db'}"
+    redis_url: str | None = None
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    rasa_port: int = 5005
+    action_port: int = 5055
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 10.0
+    hub_token: str = _INSECURE_SECRET
+
+    max_message_chars: int = 2000
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_development(self) -> Settings:
+        if self.app_env != "development" and self.hub_token == _INSECURE_SECRET:
+            raise ValueError("HUB_TOKEN must be set to a real secret outside development")
+        return self
+
+    @property
+    def action_endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}/webhook"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
