@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +21,8 @@ class Settings(BaseSettings):
 
     app_env: str = "development"
     database_url: str = f"sqlite:///{VAR_DIR / 'crm.db'}"
-    tracker_database_url: str = f"sqlite:///{VAR_DIR / 'rasa_tracker.db'}"
+    # Rasa's SQL tracker store runs in the rasa env (SQLAlchemy 1.4 + psycopg2); blank means "derive it".
+    tracker_database_url: str | None = None
     redis_url: str | None = None
 
     api_host: str = "127.0.0.1"
@@ -34,7 +36,7 @@ class Settings(BaseSettings):
     max_message_chars: int = 2000
     timezone: str = "Asia/Shanghai"
 
-    @field_validator("redis_url", mode="before")
+    @field_validator("redis_url", "tracker_database_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
@@ -48,6 +50,15 @@ class Settings(BaseSettings):
     @property
     def action_endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.action_port}/webhook"
+
+    @property
+    def rasa_tracker_url(self) -> str:
+        """PostgreSQL: the CRM database itself (table `events`); SQLite: a file of its own to avoid lock contention."""
+        if self.tracker_database_url:
+            return self.tracker_database_url
+        if self.database_url.startswith("postgresql"):
+            return re.sub(r"^postgresql(\+\w+)?://", "postgresql://", self.database_url)
+        return f"sqlite:///{VAR_DIR / 'rasa_tracker.db'}"
 
 
 @lru_cache
