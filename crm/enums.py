@@ -1,0 +1,70 @@
+"""Allowed values of the CRM's enumerated columns (stored as strings with CHECK constraints)."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+BusinessCode = Literal["car_care", "menswear", "hotel", "restaurant"]
+Tier = Literal["platinum", "gold", "iron", "lead"]
+Gender = Literal["male", "female", "unknown"]
+OrderStatus = Literal[
+    "pending_payment",
+    "paid",
+    "shipped",
+    "in_transit",
+    "out_for_delivery",
+    "delivered",
+    "cancelled",
+    "refund_requested",
+    "refunded",
+]
+BookingStatus = Literal["confirmed", "modified", "cancelled", "completed", "no_show"]
+DiningArea = Literal["hall", "private_room"]
+ComplaintCategory = Literal[
+    "service_attitude", "product_quality", "delivery", "billing", "hygiene", "facilities", "other"
+]
+ComplaintSeverity = Literal["normal", "high"]
+ComplaintStatus = Literal["open", "in_progress", "resolved", "closed"]
+EscalationStatus = Literal["queued", "assigned", "closed"]
+Channel = Literal["web", "wechat", "rest"]
+ConversationOwner = Literal["bot", "agent"]
+ConversationStatus = Literal["open", "closed"]
+MessageDirection = Literal["in", "out"]
+MessageSender = Literal["customer", "bot", "agent", "system"]
+
+BUSINESS_CODES: tuple[str, ...] = get_args(BusinessCode)
+TIERS: tuple[str, ...] = get_args(Tier)
+GENDERS: tuple[str, ...] = get_args(Gender)
+ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
+BOOKING_STATUSES: tuple[str, ...] = get_args(BookingStatus)
+DINING_AREAS: tuple[str, ...] = get_args(DiningArea)
+COMPLAINT_CATEGORIES: tuple[str, ...] = get_args(ComplaintCategory)
+COMPLAINT_SEVERITIES: tuple[str, ...] = get_args(ComplaintSeverity)
+COMPLAINT_STATUSES: tuple[str, ...] = get_args(ComplaintStatus)
+ESCALATION_STATUSES: tuple[str, ...] = get_args(EscalationStatus)
+CHANNELS: tuple[str, ...] = get_args(Channel)
+CONVERSATION_OWNERS: tuple[str, ...] = get_args(ConversationOwner)
+CONVERSATION_STATUSES: tuple[str, ...] = get_args(ConversationStatus)
+MESSAGE_DIRECTIONS: tuple[str, ...] = get_args(MessageDirection)
+MESSAGE_SENDERS: tuple[str, ...] = get_args(MessageSender)
+
+# Which order status may follow which; every timeline starts at pending_payment.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending_payment": frozenset({"paid", "cancelled"}),
+    "paid": frozenset({"shipped", "delivered", "cancelled", "refund_requested"}),
+    "shipped": frozenset({"in_transit", "refund_requested"}),
+    "in_transit": frozenset({"out_for_delivery", "refund_requested"}),
+    "out_for_delivery": frozenset({"delivered"}),
+    "delivered": frozenset({"refund_requested"}),
+    "cancelled": frozenset(),
+    "refund_requested": frozenset({"refunded"}),
+    "refunded": frozenset(),
+}
+SHIPPED_STATUSES: frozenset[str] = frozenset({"shipped", "in_transit", "out_for_delivery"})
+
+
+def is_valid_order_timeline(statuses: list[str]) -> bool:
+    """True when `statuses` starts at pending_payment and follows ORDER_TRANSITIONS step by step."""
+    if not statuses or statuses[0] != "pending_payment":
+        return False
+    return all(after in ORDER_TRANSITIONS[before] for before, after in zip(statuses, statuses[1:]))
