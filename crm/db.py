@@ -16,7 +16,7 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for `url`; SQLite gets the pragmas and locking needed to share a file between processes."""
+    """Create an engine for `url`; SQLite also gets the pragmas and locking to share a file."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Literal, get_args
 
 BusinessCode = Literal["car_care", "menswear", "hotel", "restaurant"]
@@ -67,4 +68,4 @@ def is_valid_order_timeline(statuses: list[str]) -> bool:
     """True when `statuses` starts at pending_payment and follows ORDER_TRANSITIONS step by step."""
     if not statuses or statuses[0] != "pending_payment":
         return False
-    return all(after in ORDER_TRANSITIONS[before] for before, after in zip(statuses, statuses[1:]))
+    return all(after in ORDER_TRANSITIONS[before] for before, after in pairwise(statuses))

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    """Alembic filter: manage only our tables, never e.g. Rasa's tracker-store `events` in the same database."""
+    """Alembic filter: only our tables, never e.g. Rasa's tracker-store `events` in the same database."""
     if type_ == "table":
         return name in Base.metadata.tables
     return True
@@ -60,7 +60,8 @@ def downgrade_to_base(url: str | None = None) -> None:
 def schema_drift(connection: Connection) -> list[Any]:
     """Differences between the database behind `connection` and crm.models (empty when migrations match)."""
     context = MigrationContext.configure(
-        connection, opts={"include_name": include_name, "compare_type": True, "target_metadata": Base.metadata}
+        connection,
+        opts={"include_name": include_name, "compare_type": True, "target_metadata": Base.metadata},
     )
     return list(compare_metadata(context, Base.metadata))
 

@@ -10,403 +10,515 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0001'
+revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table('agent',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=32), nullable=False),
-    sa.Column('username', sa.String(length=32), nullable=False),
-    sa.Column('skills', sa.JSON(), nullable=False),
-    sa.Column('max_concurrent', sa.Integer(), server_default='3', nullable=False),
-    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint('max_concurrent > 0', name=op.f('ck_agent_max_concurrent_positive')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_agent')),
-    sa.UniqueConstraint('username', name=op.f('uq_agent_username'))
+    op.create_table(
+        "agent",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("username", sa.String(length=32), nullable=False),
+        sa.Column("skills", sa.JSON(), nullable=False),
+        sa.Column("max_concurrent", sa.Integer(), server_default="3", nullable=False),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint("max_concurrent > 0", name=op.f("ck_agent_max_concurrent_positive")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agent")),
+        sa.UniqueConstraint("username", name=op.f("uq_agent_username")),
     )
-    op.create_table('business',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('code', sa.String(length=32), nullable=False),
-    sa.Column('name_zh', sa.String(length=64), nullable=False),
-    sa.Column('description_zh', sa.Text(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint("code IN ('car_care', 'menswear', 'hotel', 'restaurant')", name=op.f('ck_business_code')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_business')),
-    sa.UniqueConstraint('code', name=op.f('uq_business_code'))
+    op.create_table(
+        "business",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name_zh", sa.String(length=64), nullable=False),
+        sa.Column("description_zh", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(
+            "code IN ('car_care', 'menswear', 'hotel', 'restaurant')", name=op.f("ck_business_code")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_business")),
+        sa.UniqueConstraint("code", name=op.f("uq_business_code")),
     )
-    op.create_table('number_sequence',
-    sa.Column('prefix', sa.String(length=4), nullable=False),
-    sa.Column('day', sa.String(length=8), nullable=False),
-    sa.Column('last_value', sa.Integer(), nullable=False),
-    sa.CheckConstraint('last_value >= 0', name=op.f('ck_number_sequence_last_value_non_negative')),
-    sa.PrimaryKeyConstraint('prefix', 'day', name=op.f('pk_number_sequence'))
+    op.create_table(
+        "number_sequence",
+        sa.Column("prefix", sa.String(length=4), nullable=False),
+        sa.Column("day", sa.String(length=8), nullable=False),
+        sa.Column("last_value", sa.Integer(), nullable=False),
+        sa.CheckConstraint("last_value >= 0", name=op.f("ck_number_sequence_last_value_non_negative")),
+        sa.PrimaryKeyConstraint("prefix", "day", name=op.f("pk_number_sequence")),
     )
-    op.create_table('tier_service_level',
-    sa.Column('tier', sa.String(length=16), nullable=False),
-    sa.Column('label_zh', sa.String(length=16), nullable=False),
-    sa.Column('queue_priority', sa.Integer(), nullable=False),
-    sa.Column('first_response_seconds', sa.Integer(), nullable=False),
-    sa.Column('complaint_response_hours_normal', sa.Integer(), nullable=False),
-    sa.Column('complaint_response_hours_high', sa.Integer(), nullable=False),
-    sa.Column('min_lifetime_spend', sa.Numeric(precision=12, scale=2), nullable=False),
-    sa.Column('benefits_zh', sa.Text(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint("tier IN ('platinum', 'gold', 'iron', 'lead')", name=op.f('ck_tier_service_level_tier')),
-    sa.PrimaryKeyConstraint('tier', name=op.f('pk_tier_service_level'))
+    op.create_table(
+        "tier_service_level",
+        sa.Column("tier", sa.String(length=16), nullable=False),
+        sa.Column("label_zh", sa.String(length=16), nullable=False),
+        sa.Column("queue_priority", sa.Integer(), nullable=False),
+        sa.Column("first_response_seconds", sa.Integer(), nullable=False),
+        sa.Column("complaint_response_hours_normal", sa.Integer(), nullable=False),
+        sa.Column("complaint_response_hours_high", sa.Integer(), nullable=False),
+        sa.Column("min_lifetime_spend", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("benefits_zh", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(
+            "tier IN ('platinum', 'gold', 'iron', 'lead')", name=op.f("ck_tier_service_level_tier")
+        ),
+        sa.PrimaryKeyConstraint("tier", name=op.f("pk_tier_service_level")),
     )
-    op.create_table('customer',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=32), nullable=False),
-    sa.Column('gender', sa.String(length=8), server_default='unknown', nullable=False),
-    sa.Column('mobile', sa.String(length=11), nullable=False),
-    sa.Column('wechat_openid', sa.String(length=64), nullable=True),
-    sa.Column('web_user_id', sa.String(length=64), nullable=True),
-    sa.Column('tier', sa.String(length=16), nullable=False),
-    sa.Column('tier_override', sa.String(length=16), nullable=True),
-    sa.Column('lifetime_spend', sa.Numeric(precision=12, scale=2), server_default='0', nullable=False),
-    sa.Column('points', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('last_visit_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('city', sa.String(length=32), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint("gender IN ('male', 'female', 'unknown')", name=op.f('ck_customer_gender')),
-    sa.CheckConstraint('lifetime_spend >= 0', name=op.f('ck_customer_lifetime_spend_non_negative')),
-    sa.CheckConstraint('points >= 0', name=op.f('ck_customer_points_non_negative')),
-    sa.ForeignKeyConstraint(['tier'], ['tier_service_level.tier'], name=op.f('fk_customer_tier_tier_service_level')),
-    sa.ForeignKeyConstraint(['tier_override'], ['tier_service_level.tier'], name=op.f('fk_customer_tier_override_tier_service_level')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer')),
-    sa.UniqueConstraint('mobile', name=op.f('uq_customer_mobile')),
-    sa.UniqueConstraint('web_user_id', name=op.f('uq_customer_web_user_id')),
-    sa.UniqueConstraint('wechat_openid', name=op.f('uq_customer_wechat_openid'))
+    op.create_table(
+        "customer",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("gender", sa.String(length=8), server_default="unknown", nullable=False),
+        sa.Column("mobile", sa.String(length=11), nullable=False),
+        sa.Column("wechat_openid", sa.String(length=64), nullable=True),
+        sa.Column("web_user_id", sa.String(length=64), nullable=True),
+        sa.Column("tier", sa.String(length=16), nullable=False),
+        sa.Column("tier_override", sa.String(length=16), nullable=True),
+        sa.Column("lifetime_spend", sa.Numeric(precision=12, scale=2), server_default="0", nullable=False),
+        sa.Column("points", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_visit_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("city", sa.String(length=32), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint("gender IN ('male', 'female', 'unknown')", name=op.f("ck_customer_gender")),
+        sa.CheckConstraint("lifetime_spend >= 0", name=op.f("ck_customer_lifetime_spend_non_negative")),
+        sa.CheckConstraint("points >= 0", name=op.f("ck_customer_points_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["tier"], ["tier_service_level.tier"], name=op.f("fk_customer_tier_tier_service_level")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tier_override"],
+            ["tier_service_level.tier"],
+            name=op.f("fk_customer_tier_override_tier_service_level"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer")),
+        sa.UniqueConstraint("mobile", name=op.f("uq_customer_mobile")),
+        sa.UniqueConstraint("web_user_id", name=op.f("uq_customer_web_user_id")),
+        sa.UniqueConstraint("wechat_openid", name=op.f("uq_customer_wechat_openid")),
     )
-    op.create_index(op.f('ix_customer_tier'), 'customer', ['tier'], unique=False)
-    op.create_table('product',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('business_id', sa.Integer(), nullable=False),
-    sa.Column('sku', sa.String(length=32), nullable=False),
-    sa.Column('name', sa.String(length=128), nullable=False),
-    sa.Column('category', sa.String(length=32), nullable=False),
-    sa.Column('price', sa.Numeric(precision=10, scale=2), nullable=False),
-    sa.Column('sizes', sa.JSON(), nullable=True),
-    sa.Column('color', sa.String(length=32), nullable=True),
-    sa.Column('description', sa.Text(), nullable=True),
-    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint('price >= 0', name=op.f('ck_product_price_non_negative')),
-    sa.ForeignKeyConstraint(['business_id'], ['business.id'], name=op.f('fk_product_business_id_business')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_product')),
-    sa.UniqueConstraint('sku', name=op.f('uq_product_sku'))
+    op.create_index(op.f("ix_customer_tier"), "customer", ["tier"], unique=False)
+    op.create_table(
+        "product",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("sku", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("category", sa.String(length=32), nullable=False),
+        sa.Column("price", sa.Numeric(precision=10, scale=2), nullable=False),
+        sa.Column("sizes", sa.JSON(), nullable=True),
+        sa.Column("color", sa.String(length=32), nullable=True),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint("price >= 0", name=op.f("ck_product_price_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["business_id"], ["business.id"], name=op.f("fk_product_business_id_business")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_product")),
+        sa.UniqueConstraint("sku", name=op.f("uq_product_sku")),
     )
-    op.create_index(op.f('ix_product_business_id'), 'product', ['business_id'], unique=False)
-    op.create_index(op.f('ix_product_category'), 'product', ['category'], unique=False)
-    op.create_table('service',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('business_id', sa.Integer(), nullable=False),
-    sa.Column('code', sa.String(length=32), nullable=False),
-    sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('category', sa.String(length=32), nullable=False),
-    sa.Column('price', sa.Numeric(precision=10, scale=2), nullable=False),
-    sa.Column('price_unit_zh', sa.String(length=16), nullable=True),
-    sa.Column('duration_minutes', sa.Integer(), nullable=True),
-    sa.Column('description', sa.Text(), nullable=True),
-    sa.Column('attributes', sa.JSON(), nullable=True),
-    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint('duration_minutes IS NULL OR duration_minutes > 0', name=op.f('ck_service_duration_positive')),
-    sa.CheckConstraint('price >= 0', name=op.f('ck_service_price_non_negative')),
-    sa.ForeignKeyConstraint(['business_id'], ['business.id'], name=op.f('fk_service_business_id_business')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_service')),
-    sa.UniqueConstraint('business_id', 'code', name=op.f('uq_service_business_id_code'))
+    op.create_index(op.f("ix_product_business_id"), "product", ["business_id"], unique=False)
+    op.create_index(op.f("ix_product_category"), "product", ["category"], unique=False)
+    op.create_table(
+        "service",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("category", sa.String(length=32), nullable=False),
+        sa.Column("price", sa.Numeric(precision=10, scale=2), nullable=False),
+        sa.Column("price_unit_zh", sa.String(length=16), nullable=True),
+        sa.Column("duration_minutes", sa.Integer(), nullable=True),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("attributes", sa.JSON(), nullable=True),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(
+            "duration_minutes IS NULL OR duration_minutes > 0", name=op.f("ck_service_duration_positive")
+        ),
+        sa.CheckConstraint("price >= 0", name=op.f("ck_service_price_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["business_id"], ["business.id"], name=op.f("fk_service_business_id_business")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_service")),
+        sa.UniqueConstraint("business_id", "code", name=op.f("uq_service_business_id_code")),
     )
-    op.create_index(op.f('ix_service_business_id'), 'service', ['business_id'], unique=False)
-    op.create_table('store',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('business_id', sa.Integer(), nullable=False),
-    sa.Column('code', sa.String(length=32), nullable=False),
-    sa.Column('name', sa.String(length=64), nullable=False),
-    sa.Column('city', sa.String(length=32), nullable=False),
-    sa.Column('district', sa.String(length=32), nullable=False),
-    sa.Column('address', sa.String(length=255), nullable=False),
-    sa.Column('phone', sa.String(length=32), nullable=False),
-    sa.Column('opening_hours', sa.JSON(), nullable=False),
-    sa.Column('hours_text_zh', sa.String(length=128), nullable=False),
-    sa.Column('slot_minutes', sa.Integer(), nullable=False),
-    sa.Column('capacity_per_slot', sa.Integer(), nullable=False),
-    sa.Column('latitude', sa.Float(), nullable=True),
-    sa.Column('longitude', sa.Float(), nullable=True),
-    sa.Column('features', sa.JSON(), nullable=True),
-    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint('capacity_per_slot > 0', name=op.f('ck_store_capacity_per_slot_positive')),
-    sa.CheckConstraint('slot_minutes > 0', name=op.f('ck_store_slot_minutes_positive')),
-    sa.ForeignKeyConstraint(['business_id'], ['business.id'], name=op.f('fk_store_business_id_business')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_store')),
-    sa.UniqueConstraint('code', name=op.f('uq_store_code'))
+    op.create_index(op.f("ix_service_business_id"), "service", ["business_id"], unique=False)
+    op.create_table(
+        "store",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("city", sa.String(length=32), nullable=False),
+        sa.Column("district", sa.String(length=32), nullable=False),
+        sa.Column("address", sa.String(length=255), nullable=False),
+        sa.Column("phone", sa.String(length=32), nullable=False),
+        sa.Column("opening_hours", sa.JSON(), nullable=False),
+        sa.Column("hours_text_zh", sa.String(length=128), nullable=False),
+        sa.Column("slot_minutes", sa.Integer(), nullable=False),
+        sa.Column("capacity_per_slot", sa.Integer(), nullable=False),
+        sa.Column("latitude", sa.Float(), nullable=True),
+        sa.Column("longitude", sa.Float(), nullable=True),
+        sa.Column("features", sa.JSON(), nullable=True),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint("capacity_per_slot > 0", name=op.f("ck_store_capacity_per_slot_positive")),
+        sa.CheckConstraint("slot_minutes > 0", name=op.f("ck_store_slot_minutes_positive")),
+        sa.ForeignKeyConstraint(["business_id"], ["business.id"], name=op.f("fk_store_business_id_business")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_store")),
+        sa.UniqueConstraint("code", name=op.f("uq_store_code")),
     )
-    op.create_index(op.f('ix_store_business_id'), 'store', ['business_id'], unique=False)
-    op.create_index(op.f('ix_store_city'), 'store', ['city'], unique=False)
-    op.create_table('booking',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('booking_number', sa.String(length=14), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('business_id', sa.Integer(), nullable=False),
-    sa.Column('store_id', sa.Integer(), nullable=False),
-    sa.Column('service_id', sa.Integer(), nullable=True),
-    sa.Column('start_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('end_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('party_size', sa.Integer(), nullable=True),
-    sa.Column('room_type', sa.String(length=32), nullable=True),
-    sa.Column('nights', sa.Integer(), nullable=True),
-    sa.Column('plate_number', sa.String(length=16), nullable=True),
-    sa.Column('area', sa.String(length=16), nullable=True),
-    sa.Column('status', sa.String(length=16), server_default='confirmed', nullable=False),
-    sa.Column('notes', sa.Text(), nullable=True),
-    sa.Column('idempotency_key', sa.String(length=64), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint("area IN ('hall', 'private_room')", name=op.f('ck_booking_area')),
-    sa.CheckConstraint("status IN ('confirmed', 'modified', 'cancelled', 'completed', 'no_show')", name=op.f('ck_booking_status')),
-    sa.CheckConstraint('end_at > start_at', name=op.f('ck_booking_ends_after_start')),
-    sa.CheckConstraint('nights IS NULL OR nights > 0', name=op.f('ck_booking_nights_positive')),
-    sa.CheckConstraint('party_size IS NULL OR party_size > 0', name=op.f('ck_booking_party_size_positive')),
-    sa.ForeignKeyConstraint(['business_id'], ['business.id'], name=op.f('fk_booking_business_id_business')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_booking_customer_id_customer')),
-    sa.ForeignKeyConstraint(['service_id'], ['service.id'], name=op.f('fk_booking_service_id_service')),
-    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_booking_store_id_store')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_booking')),
-    sa.UniqueConstraint('booking_number', name=op.f('uq_booking_booking_number')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_booking_idempotency_key'))
+    op.create_index(op.f("ix_store_business_id"), "store", ["business_id"], unique=False)
+    op.create_index(op.f("ix_store_city"), "store", ["city"], unique=False)
+    op.create_table(
+        "booking",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("booking_number", sa.String(length=14), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=True),
+        sa.Column("start_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("end_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("party_size", sa.Integer(), nullable=True),
+        sa.Column("room_type", sa.String(length=32), nullable=True),
+        sa.Column("nights", sa.Integer(), nullable=True),
+        sa.Column("plate_number", sa.String(length=16), nullable=True),
+        sa.Column("area", sa.String(length=16), nullable=True),
+        sa.Column("status", sa.String(length=16), server_default="confirmed", nullable=False),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint("area IN ('hall', 'private_room')", name=op.f("ck_booking_area")),
+        sa.CheckConstraint(
+            "status IN ('confirmed', 'modified', 'cancelled', 'completed', 'no_show')",
+            name=op.f("ck_booking_status"),
+        ),
+        sa.CheckConstraint("end_at > start_at", name=op.f("ck_booking_ends_after_start")),
+        sa.CheckConstraint("nights IS NULL OR nights > 0", name=op.f("ck_booking_nights_positive")),
+        sa.CheckConstraint(
+            "party_size IS NULL OR party_size > 0", name=op.f("ck_booking_party_size_positive")
+        ),
+        sa.ForeignKeyConstraint(
+            ["business_id"], ["business.id"], name=op.f("fk_booking_business_id_business")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_booking_customer_id_customer")
+        ),
+        sa.ForeignKeyConstraint(["service_id"], ["service.id"], name=op.f("fk_booking_service_id_service")),
+        sa.ForeignKeyConstraint(["store_id"], ["store.id"], name=op.f("fk_booking_store_id_store")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_booking")),
+        sa.UniqueConstraint("booking_number", name=op.f("uq_booking_booking_number")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_booking_idempotency_key")),
     )
-    op.create_index(op.f('ix_booking_customer_id'), 'booking', ['customer_id'], unique=False)
-    op.create_index('ix_booking_store_id_start_at', 'booking', ['store_id', 'start_at'], unique=False)
-    op.create_table('conversation',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('channel', sa.String(length=16), nullable=False),
-    sa.Column('channel_user_id', sa.String(length=128), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=True),
-    sa.Column('owner', sa.String(length=8), server_default='bot', nullable=False),
-    sa.Column('assigned_agent_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.String(length=8), server_default='open', nullable=False),
-    sa.Column('rasa_sender_id', sa.String(length=255), nullable=False),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_message_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("channel IN ('web', 'wechat', 'rest')", name=op.f('ck_conversation_channel')),
-    sa.CheckConstraint("owner IN ('bot', 'agent')", name=op.f('ck_conversation_owner')),
-    sa.CheckConstraint("status IN ('open', 'closed')", name=op.f('ck_conversation_status')),
-    sa.ForeignKeyConstraint(['assigned_agent_id'], ['agent.id'], name=op.f('fk_conversation_assigned_agent_id_agent')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_conversation_customer_id_customer')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_conversation')),
-    sa.UniqueConstraint('rasa_sender_id', name=op.f('uq_conversation_rasa_sender_id'))
+    op.create_index(op.f("ix_booking_customer_id"), "booking", ["customer_id"], unique=False)
+    op.create_index("ix_booking_store_id_start_at", "booking", ["store_id", "start_at"], unique=False)
+    op.create_table(
+        "conversation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("channel_user_id", sa.String(length=128), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("owner", sa.String(length=8), server_default="bot", nullable=False),
+        sa.Column("assigned_agent_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=8), server_default="open", nullable=False),
+        sa.Column("rasa_sender_id", sa.String(length=255), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_message_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("channel IN ('web', 'wechat', 'rest')", name=op.f("ck_conversation_channel")),
+        sa.CheckConstraint("owner IN ('bot', 'agent')", name=op.f("ck_conversation_owner")),
+        sa.CheckConstraint("status IN ('open', 'closed')", name=op.f("ck_conversation_status")),
+        sa.ForeignKeyConstraint(
+            ["assigned_agent_id"], ["agent.id"], name=op.f("fk_conversation_assigned_agent_id_agent")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_conversation_customer_id_customer")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation")),
+        sa.UniqueConstraint("rasa_sender_id", name=op.f("uq_conversation_rasa_sender_id")),
     )
-    op.create_index(op.f('ix_conversation_assigned_agent_id'), 'conversation', ['assigned_agent_id'], unique=False)
-    op.create_index('ix_conversation_channel_channel_user_id', 'conversation', ['channel', 'channel_user_id'], unique=False)
-    op.create_index(op.f('ix_conversation_customer_id'), 'conversation', ['customer_id'], unique=False)
-    op.create_index('uq_conversation_open_channel_user', 'conversation', ['channel', 'channel_user_id'], unique=True, sqlite_where=sa.text("status = 'open'"), postgresql_where=sa.text("status = 'open'"))
-    op.create_table('faq_entry',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('key', sa.String(length=64), nullable=False),
-    sa.Column('business_code', sa.String(length=32), nullable=True),
-    sa.Column('store_id', sa.Integer(), nullable=True),
-    sa.Column('question_zh', sa.Text(), nullable=False),
-    sa.Column('answer_zh', sa.Text(), nullable=False),
-    sa.Column('confidence_threshold', sa.Float(), server_default='0.6', nullable=False),
-    sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint('confidence_threshold >= 0 AND confidence_threshold <= 1', name=op.f('ck_faq_entry_confidence_threshold_range')),
-    sa.ForeignKeyConstraint(['business_code'], ['business.code'], name=op.f('fk_faq_entry_business_code_business')),
-    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_faq_entry_store_id_store')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_faq_entry'))
+    op.create_index(
+        op.f("ix_conversation_assigned_agent_id"), "conversation", ["assigned_agent_id"], unique=False
     )
-    op.create_index(op.f('ix_faq_entry_key'), 'faq_entry', ['key'], unique=False)
-    op.create_index(op.f('ix_faq_entry_store_id'), 'faq_entry', ['store_id'], unique=False)
-    op.create_table('order',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('order_number', sa.String(length=14), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('business_id', sa.Integer(), nullable=False),
-    sa.Column('store_id', sa.Integer(), nullable=True),
-    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=False),
-    sa.Column('status', sa.String(length=24), nullable=False),
-    sa.Column('carrier', sa.String(length=32), nullable=True),
-    sa.Column('tracking_number', sa.String(length=32), nullable=True),
-    sa.Column('recipient_name', sa.String(length=32), nullable=True),
-    sa.Column('recipient_mobile', sa.String(length=11), nullable=True),
-    sa.Column('shipping_province', sa.String(length=32), nullable=True),
-    sa.Column('shipping_city', sa.String(length=32), nullable=True),
-    sa.Column('shipping_district', sa.String(length=32), nullable=True),
-    sa.Column('shipping_address', sa.String(length=255), nullable=True),
-    sa.Column('estimated_delivery_date', sa.Date(), nullable=True),
-    sa.Column('placed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint("status IN ('pending_payment', 'paid', 'shipped', 'in_transit', 'out_for_delivery', 'delivered', 'cancelled', 'refund_requested', 'refunded')", name=op.f('ck_order_status')),
-    sa.CheckConstraint('amount >= 0', name=op.f('ck_order_amount_non_negative')),
-    sa.ForeignKeyConstraint(['business_id'], ['business.id'], name=op.f('fk_order_business_id_business')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_order_customer_id_customer')),
-    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_order_store_id_store')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_order')),
-    sa.UniqueConstraint('order_number', name=op.f('uq_order_order_number'))
+    op.create_index(
+        "ix_conversation_channel_channel_user_id",
+        "conversation",
+        ["channel", "channel_user_id"],
+        unique=False,
     )
-    op.create_index(op.f('ix_order_business_id'), 'order', ['business_id'], unique=False)
-    op.create_index(op.f('ix_order_customer_id'), 'order', ['customer_id'], unique=False)
-    op.create_index(op.f('ix_order_placed_at'), 'order', ['placed_at'], unique=False)
-    op.create_index(op.f('ix_order_status'), 'order', ['status'], unique=False)
-    op.create_index(op.f('ix_order_store_id'), 'order', ['store_id'], unique=False)
-    op.create_index(op.f('ix_order_tracking_number'), 'order', ['tracking_number'], unique=False)
-    op.create_table('complaint',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('ticket_number', sa.String(length=14), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=True),
-    sa.Column('contact_mobile', sa.String(length=11), nullable=True),
-    sa.Column('business_id', sa.Integer(), nullable=True),
-    sa.Column('store_id', sa.Integer(), nullable=True),
-    sa.Column('category', sa.String(length=24), nullable=False),
-    sa.Column('severity', sa.String(length=8), server_default='normal', nullable=False),
-    sa.Column('status', sa.String(length=16), server_default='open', nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('order_id', sa.Integer(), nullable=True),
-    sa.Column('booking_id', sa.Integer(), nullable=True),
-    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('handler_agent_id', sa.Integer(), nullable=True),
-    sa.Column('last_update_note', sa.Text(), nullable=True),
-    sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('idempotency_key', sa.String(length=64), nullable=True),
-    sa.Column('fingerprint', sa.String(length=64), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-    sa.CheckConstraint("category IN ('service_attitude', 'product_quality', 'delivery', 'billing', 'hygiene', 'facilities', 'other')", name=op.f('ck_complaint_category')),
-    sa.CheckConstraint("severity IN ('normal', 'high')", name=op.f('ck_complaint_severity')),
-    sa.CheckConstraint("status IN ('open', 'in_progress', 'resolved', 'closed')", name=op.f('ck_complaint_status')),
-    sa.ForeignKeyConstraint(['booking_id'], ['booking.id'], name=op.f('fk_complaint_booking_id_booking')),
-    sa.ForeignKeyConstraint(['business_id'], ['business.id'], name=op.f('fk_complaint_business_id_business')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_complaint_customer_id_customer')),
-    sa.ForeignKeyConstraint(['handler_agent_id'], ['agent.id'], name=op.f('fk_complaint_handler_agent_id_agent')),
-    sa.ForeignKeyConstraint(['order_id'], ['order.id'], name=op.f('fk_complaint_order_id_order')),
-    sa.ForeignKeyConstraint(['store_id'], ['store.id'], name=op.f('fk_complaint_store_id_store')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_complaint')),
-    sa.UniqueConstraint('fingerprint', name=op.f('uq_complaint_fingerprint')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_complaint_idempotency_key')),
-    sa.UniqueConstraint('ticket_number', name=op.f('uq_complaint_ticket_number'))
+    op.create_index(op.f("ix_conversation_customer_id"), "conversation", ["customer_id"], unique=False)
+    op.create_index(
+        "uq_conversation_open_channel_user",
+        "conversation",
+        ["channel", "channel_user_id"],
+        unique=True,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
     )
-    op.create_index(op.f('ix_complaint_customer_id'), 'complaint', ['customer_id'], unique=False)
-    op.create_index(op.f('ix_complaint_status'), 'complaint', ['status'], unique=False)
-    op.create_table('csat_response',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('conversation_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=True),
-    sa.Column('score', sa.Integer(), nullable=False),
-    sa.Column('comment', sa.Text(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint('score BETWEEN 1 AND 5', name=op.f('ck_csat_response_score_range')),
-    sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], name=op.f('fk_csat_response_conversation_id_conversation')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_csat_response_customer_id_customer')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_csat_response')),
-    sa.UniqueConstraint('conversation_id', name=op.f('uq_csat_response_conversation_id'))
+    op.create_table(
+        "faq_entry",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("business_code", sa.String(length=32), nullable=True),
+        sa.Column("store_id", sa.Integer(), nullable=True),
+        sa.Column("question_zh", sa.Text(), nullable=False),
+        sa.Column("answer_zh", sa.Text(), nullable=False),
+        sa.Column("confidence_threshold", sa.Float(), server_default="0.6", nullable=False),
+        sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(
+            "confidence_threshold >= 0 AND confidence_threshold <= 1",
+            name=op.f("ck_faq_entry_confidence_threshold_range"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["business_code"], ["business.code"], name=op.f("fk_faq_entry_business_code_business")
+        ),
+        sa.ForeignKeyConstraint(["store_id"], ["store.id"], name=op.f("fk_faq_entry_store_id_store")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_faq_entry")),
     )
-    op.create_table('escalation',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('conversation_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=True),
-    sa.Column('tier', sa.String(length=16), nullable=True),
-    sa.Column('reason', sa.String(length=255), nullable=False),
-    sa.Column('priority', sa.Integer(), nullable=False),
-    sa.Column('status', sa.String(length=16), server_default='queued', nullable=False),
-    sa.Column('agent_id', sa.Integer(), nullable=True),
-    sa.Column('queued_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('assigned_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'assigned', 'closed')", name=op.f('ck_escalation_status')),
-    sa.ForeignKeyConstraint(['agent_id'], ['agent.id'], name=op.f('fk_escalation_agent_id_agent')),
-    sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], name=op.f('fk_escalation_conversation_id_conversation')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_escalation_customer_id_customer')),
-    sa.ForeignKeyConstraint(['tier'], ['tier_service_level.tier'], name=op.f('fk_escalation_tier_tier_service_level')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_escalation'))
+    op.create_index(op.f("ix_faq_entry_key"), "faq_entry", ["key"], unique=False)
+    op.create_index(op.f("ix_faq_entry_store_id"), "faq_entry", ["store_id"], unique=False)
+    op.create_table(
+        "order",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_number", sa.String(length=14), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("business_id", sa.Integer(), nullable=False),
+        sa.Column("store_id", sa.Integer(), nullable=True),
+        sa.Column("amount", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("carrier", sa.String(length=32), nullable=True),
+        sa.Column("tracking_number", sa.String(length=32), nullable=True),
+        sa.Column("recipient_name", sa.String(length=32), nullable=True),
+        sa.Column("recipient_mobile", sa.String(length=11), nullable=True),
+        sa.Column("shipping_province", sa.String(length=32), nullable=True),
+        sa.Column("shipping_city", sa.String(length=32), nullable=True),
+        sa.Column("shipping_district", sa.String(length=32), nullable=True),
+        sa.Column("shipping_address", sa.String(length=255), nullable=True),
+        sa.Column("estimated_delivery_date", sa.Date(), nullable=True),
+        sa.Column("placed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('pending_payment', 'paid', 'shipped', 'in_transit', 'out_for_delivery', "
+            "'delivered', 'cancelled', 'refund_requested', 'refunded')",
+            name=op.f("ck_order_status"),
+        ),
+        sa.CheckConstraint("amount >= 0", name=op.f("ck_order_amount_non_negative")),
+        sa.ForeignKeyConstraint(["business_id"], ["business.id"], name=op.f("fk_order_business_id_business")),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_order_customer_id_customer")),
+        sa.ForeignKeyConstraint(["store_id"], ["store.id"], name=op.f("fk_order_store_id_store")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order")),
+        sa.UniqueConstraint("order_number", name=op.f("uq_order_order_number")),
     )
-    op.create_index(op.f('ix_escalation_agent_id'), 'escalation', ['agent_id'], unique=False)
-    op.create_index(op.f('ix_escalation_conversation_id'), 'escalation', ['conversation_id'], unique=False)
-    op.create_index('ix_escalation_status_priority', 'escalation', ['status', 'priority'], unique=False)
-    op.create_table('message',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('conversation_id', sa.Integer(), nullable=False),
-    sa.Column('direction', sa.String(length=4), nullable=False),
-    sa.Column('sender', sa.String(length=8), nullable=False),
-    sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('payload', sa.JSON(), nullable=True),
-    sa.Column('client_message_id', sa.String(length=128), nullable=True),
-    sa.Column('reply_to_id', sa.Integer(), nullable=True),
-    sa.Column('agent_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("direction IN ('in', 'out')", name=op.f('ck_message_direction')),
-    sa.CheckConstraint("sender IN ('customer', 'bot', 'agent', 'system')", name=op.f('ck_message_sender')),
-    sa.ForeignKeyConstraint(['agent_id'], ['agent.id'], name=op.f('fk_message_agent_id_agent')),
-    sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], name=op.f('fk_message_conversation_id_conversation')),
-    sa.ForeignKeyConstraint(['reply_to_id'], ['message.id'], name=op.f('fk_message_reply_to_id_message')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_message')),
-    sa.UniqueConstraint('conversation_id', 'client_message_id', name=op.f('uq_message_conversation_id_client_message_id'))
+    op.create_index(op.f("ix_order_business_id"), "order", ["business_id"], unique=False)
+    op.create_index(op.f("ix_order_customer_id"), "order", ["customer_id"], unique=False)
+    op.create_index(op.f("ix_order_placed_at"), "order", ["placed_at"], unique=False)
+    op.create_index(op.f("ix_order_status"), "order", ["status"], unique=False)
+    op.create_index(op.f("ix_order_store_id"), "order", ["store_id"], unique=False)
+    op.create_index(op.f("ix_order_tracking_number"), "order", ["tracking_number"], unique=False)
+    op.create_table(
+        "complaint",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("ticket_number", sa.String(length=14), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("contact_mobile", sa.String(length=11), nullable=True),
+        sa.Column("business_id", sa.Integer(), nullable=True),
+        sa.Column("store_id", sa.Integer(), nullable=True),
+        sa.Column("category", sa.String(length=24), nullable=False),
+        sa.Column("severity", sa.String(length=8), server_default="normal", nullable=False),
+        sa.Column("status", sa.String(length=16), server_default="open", nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("booking_id", sa.Integer(), nullable=True),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("handler_agent_id", sa.Integer(), nullable=True),
+        sa.Column("last_update_note", sa.Text(), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=True),
+        sa.Column("fingerprint", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.CheckConstraint(
+            "category IN ('service_attitude', 'product_quality', 'delivery', 'billing', 'hygiene', "
+            "'facilities', 'other')",
+            name=op.f("ck_complaint_category"),
+        ),
+        sa.CheckConstraint("severity IN ('normal', 'high')", name=op.f("ck_complaint_severity")),
+        sa.CheckConstraint(
+            "status IN ('open', 'in_progress', 'resolved', 'closed')", name=op.f("ck_complaint_status")
+        ),
+        sa.ForeignKeyConstraint(["booking_id"], ["booking.id"], name=op.f("fk_complaint_booking_id_booking")),
+        sa.ForeignKeyConstraint(
+            ["business_id"], ["business.id"], name=op.f("fk_complaint_business_id_business")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_complaint_customer_id_customer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["handler_agent_id"], ["agent.id"], name=op.f("fk_complaint_handler_agent_id_agent")
+        ),
+        sa.ForeignKeyConstraint(["order_id"], ["order.id"], name=op.f("fk_complaint_order_id_order")),
+        sa.ForeignKeyConstraint(["store_id"], ["store.id"], name=op.f("fk_complaint_store_id_store")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_complaint")),
+        sa.UniqueConstraint("fingerprint", name=op.f("uq_complaint_fingerprint")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_complaint_idempotency_key")),
+        sa.UniqueConstraint("ticket_number", name=op.f("uq_complaint_ticket_number")),
     )
-    op.create_index(op.f('ix_message_conversation_id'), 'message', ['conversation_id'], unique=False)
-    op.create_index(op.f('ix_message_reply_to_id'), 'message', ['reply_to_id'], unique=False)
-    op.create_table('order_event',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('order_id', sa.Integer(), nullable=False),
-    sa.Column('status', sa.String(length=24), nullable=False),
-    sa.Column('note', sa.String(length=255), nullable=True),
-    sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("status IN ('pending_payment', 'paid', 'shipped', 'in_transit', 'out_for_delivery', 'delivered', 'cancelled', 'refund_requested', 'refunded')", name=op.f('ck_order_event_status')),
-    sa.ForeignKeyConstraint(['order_id'], ['order.id'], name=op.f('fk_order_event_order_id_order'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_event'))
+    op.create_index(op.f("ix_complaint_customer_id"), "complaint", ["customer_id"], unique=False)
+    op.create_index(op.f("ix_complaint_status"), "complaint", ["status"], unique=False)
+    op.create_table(
+        "csat_response",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("score", sa.Integer(), nullable=False),
+        sa.Column("comment", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("score BETWEEN 1 AND 5", name=op.f("ck_csat_response_score_range")),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversation.id"],
+            name=op.f("fk_csat_response_conversation_id_conversation"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_csat_response_customer_id_customer")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_csat_response")),
+        sa.UniqueConstraint("conversation_id", name=op.f("uq_csat_response_conversation_id")),
     )
-    op.create_index(op.f('ix_order_event_order_id'), 'order_event', ['order_id'], unique=False)
-    op.create_table('order_item',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('order_id', sa.Integer(), nullable=False),
-    sa.Column('product_id', sa.Integer(), nullable=True),
-    sa.Column('service_id', sa.Integer(), nullable=True),
-    sa.Column('name', sa.String(length=128), nullable=False),
-    sa.Column('size', sa.String(length=16), nullable=True),
-    sa.Column('quantity', sa.Integer(), nullable=False),
-    sa.Column('unit_price', sa.Numeric(precision=10, scale=2), nullable=False),
-    sa.CheckConstraint('product_id IS NULL OR service_id IS NULL', name=op.f('ck_order_item_one_kind')),
-    sa.CheckConstraint('quantity > 0', name=op.f('ck_order_item_quantity_positive')),
-    sa.CheckConstraint('unit_price >= 0', name=op.f('ck_order_item_unit_price_non_negative')),
-    sa.ForeignKeyConstraint(['order_id'], ['order.id'], name=op.f('fk_order_item_order_id_order'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_order_item_product_id_product')),
-    sa.ForeignKeyConstraint(['service_id'], ['service.id'], name=op.f('fk_order_item_service_id_service')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_item'))
+    op.create_table(
+        "escalation",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=True),
+        sa.Column("tier", sa.String(length=16), nullable=True),
+        sa.Column("reason", sa.String(length=255), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=16), server_default="queued", nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=True),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("status IN ('queued', 'assigned', 'closed')", name=op.f("ck_escalation_status")),
+        sa.ForeignKeyConstraint(["agent_id"], ["agent.id"], name=op.f("fk_escalation_agent_id_agent")),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"], ["conversation.id"], name=op.f("fk_escalation_conversation_id_conversation")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customer.id"], name=op.f("fk_escalation_customer_id_customer")
+        ),
+        sa.ForeignKeyConstraint(
+            ["tier"], ["tier_service_level.tier"], name=op.f("fk_escalation_tier_tier_service_level")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_escalation")),
     )
-    op.create_index(op.f('ix_order_item_order_id'), 'order_item', ['order_id'], unique=False)
+    op.create_index(op.f("ix_escalation_agent_id"), "escalation", ["agent_id"], unique=False)
+    op.create_index(op.f("ix_escalation_conversation_id"), "escalation", ["conversation_id"], unique=False)
+    op.create_index("ix_escalation_status_priority", "escalation", ["status", "priority"], unique=False)
+    op.create_table(
+        "message",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("direction", sa.String(length=4), nullable=False),
+        sa.Column("sender", sa.String(length=8), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("payload", sa.JSON(), nullable=True),
+        sa.Column("client_message_id", sa.String(length=128), nullable=True),
+        sa.Column("reply_to_id", sa.Integer(), nullable=True),
+        sa.Column("agent_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("direction IN ('in', 'out')", name=op.f("ck_message_direction")),
+        sa.CheckConstraint(
+            "sender IN ('customer', 'bot', 'agent', 'system')", name=op.f("ck_message_sender")
+        ),
+        sa.ForeignKeyConstraint(["agent_id"], ["agent.id"], name=op.f("fk_message_agent_id_agent")),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"], ["conversation.id"], name=op.f("fk_message_conversation_id_conversation")
+        ),
+        sa.ForeignKeyConstraint(["reply_to_id"], ["message.id"], name=op.f("fk_message_reply_to_id_message")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_message")),
+        sa.UniqueConstraint(
+            "conversation_id", "client_message_id", name=op.f("uq_message_conversation_id_client_message_id")
+        ),
+    )
+    op.create_index(op.f("ix_message_conversation_id"), "message", ["conversation_id"], unique=False)
+    op.create_index(op.f("ix_message_reply_to_id"), "message", ["reply_to_id"], unique=False)
+    op.create_table(
+        "order_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("note", sa.String(length=255), nullable=True),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('pending_payment', 'paid', 'shipped', 'in_transit', 'out_for_delivery', "
+            "'delivered', 'cancelled', 'refund_requested', 'refunded')",
+            name=op.f("ck_order_event_status"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["order.id"], name=op.f("fk_order_event_order_id_order"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_event")),
+    )
+    op.create_index(op.f("ix_order_event_order_id"), "order_event", ["order_id"], unique=False)
+    op.create_table(
+        "order_item",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=True),
+        sa.Column("service_id", sa.Integer(), nullable=True),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("size", sa.String(length=16), nullable=True),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("unit_price", sa.Numeric(precision=10, scale=2), nullable=False),
+        sa.CheckConstraint("product_id IS NULL OR service_id IS NULL", name=op.f("ck_order_item_one_kind")),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_order_item_quantity_positive")),
+        sa.CheckConstraint("unit_price >= 0", name=op.f("ck_order_item_unit_price_non_negative")),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["order.id"], name=op.f("fk_order_item_order_id_order"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["product.id"], name=op.f("fk_order_item_product_id_product")
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["service.id"], name=op.f("fk_order_item_service_id_service")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_item")),
+    )
+    op.create_index(op.f("ix_order_item_order_id"), "order_item", ["order_id"], unique=False)
 
 
 def downgrade() -> None:
     # Dropping a table drops its indexes; children go before parents.
-    op.drop_table('order_item')
-    op.drop_table('order_event')
-    op.drop_table('message')
-    op.drop_table('escalation')
-    op.drop_table('csat_response')
-    op.drop_table('complaint')
-    op.drop_table('order')
-    op.drop_table('faq_entry')
-    op.drop_table('conversation')
-    op.drop_table('booking')
-    op.drop_table('store')
-    op.drop_table('service')
-    op.drop_table('product')
-    op.drop_table('customer')
-    op.drop_table('tier_service_level')
-    op.drop_table('number_sequence')
-    op.drop_table('business')
-    op.drop_table('agent')
+    op.drop_table("order_item")
+    op.drop_table("order_event")
+    op.drop_table("message")
+    op.drop_table("escalation")
+    op.drop_table("csat_response")
+    op.drop_table("complaint")
+    op.drop_table("order")
+    op.drop_table("faq_entry")
+    op.drop_table("conversation")
+    op.drop_table("booking")
+    op.drop_table("store")
+    op.drop_table("service")
+    op.drop_table("product")
+    op.drop_table("customer")
+    op.drop_table("tier_service_level")
+    op.drop_table("number_sequence")
+    op.drop_table("business")
+    op.drop_table("agent")

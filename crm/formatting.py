@@ -1,0 +1,31 @@
+"""Masking of personal data shown to customers in chat."""
+
+from __future__ import annotations
+
+MASK = "*"
+
+
+def mask_mobile(mobile: str) -> str:
+    """'13812341234' -> '138****1234'; other lengths keep the first 3 and last 4 characters when possible."""
+    if len(mobile) == 11:
+        return f"{mobile[:3]}{MASK * 4}{mobile[-4:]}"
+    if len(mobile) <= 4:
+        return MASK * len(mobile)
+    keep_head = min(3, len(mobile) - 4)
+    return f"{mobile[:keep_head]}{MASK * (len(mobile) - keep_head - 4)}{mobile[-4:]}"
+
+
+def mask_name(name: str) -> str:
+    """Keep the first and last character and hide the middle.
+
+    '张三丰' -> '张*丰', '张三' -> '张*', '欧阳娜娜' -> '欧**娜', '李' -> '*'.
+
+    Two-character names keep only the surname, so a given name is never fully shown. Compound surnames
+    are not detected on purpose: the rule stays predictable and never reveals more than two characters.
+    """
+    name = name.strip()
+    if len(name) <= 1:
+        return MASK * len(name)
+    if len(name) == 2:
+        return f"{name[0]}{MASK}"
+    return f"{name[0]}{MASK * (len(name) - 2)}{name[-1]}"

@@ -1,0 +1,133 @@
+"""DTOs returned by crm.services: plain pydantic models, never live ORM objects."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm.enums import (
+    BusinessCode,
+    Channel,
+    ConversationOwner,
+    ConversationStatus,
+    Gender,
+    MessageDirection,
+    MessageSender,
+    OrderStatus,
+    Tier,
+)
+
+
+class Dto(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class CustomerOut(Dto):
+    id: int
+    name: str
+    gender: Gender
+    masked_mobile: str
+    tier: Tier  # effective tier: the override wins
+    tier_label_zh: str
+    city: str | None
+
+
+class TierServiceLevelOut(Dto):
+    tier: Tier
+    label_zh: str
+    queue_priority: int
+    first_response_seconds: int
+    complaint_response_hours_normal: int
+    complaint_response_hours_high: int
+
+
+class ConversationOut(Dto):
+    id: int
+    channel: Channel
+    channel_user_id: str
+    customer_id: int | None
+    owner: ConversationOwner
+    status: ConversationStatus
+    rasa_sender_id: str
+    started_at: datetime
+
+
+class MessageOut(Dto):
+    id: int
+    conversation_id: int
+    direction: MessageDirection
+    sender: MessageSender
+    text: str
+    payload: dict[str, Any] | None
+    client_message_id: str | None
+    reply_to_id: int | None
+    created_at: datetime
+
+
+class OutgoingMessage(Dto):
+    """One reply to store: text plus optional structured payload (buttons, images, custom)."""
+
+    text: str = ""
+    payload: dict[str, Any] | None = None
+
+
+class OrderItemOut(Dto):
+    name: str
+    size: str | None
+    quantity: int
+    unit_price: Decimal
+
+
+class OrderEventOut(Dto):
+    status: OrderStatus
+    note: str | None
+    occurred_at: datetime
+
+
+class OrderOut(Dto):
+    order_number: str
+    customer_id: int
+    business_code: BusinessCode
+    store_code: str | None
+    store_name: str | None  # None: online shop
+    status: OrderStatus
+    amount: Decimal
+    carrier: str | None
+    tracking_number: str | None
+    masked_recipient_name: str | None
+    masked_recipient_mobile: str | None
+    shipping_city: str | None
+    estimated_delivery_date: date | None
+    placed_at: datetime
+    items: list[OrderItemOut]
+    timeline: list[OrderEventOut]  # oldest first; the last event's status is `status`
+
+
+class StoreOut(Dto):
+    code: str
+    name: str
+    business_code: BusinessCode
+    city: str
+    district: str
+    address: str
+    phone: str
+    hours_text_zh: str
+    opening_hours: dict[str, list[list[str]]]
+    slot_minutes: int
+    capacity_per_slot: int
+    latitude: float | None
+    longitude: float | None
+    features: dict[str, Any] = Field(default_factory=dict)
+
+
+class FaqAnswerOut(Dto):
+    key: str
+    scope: Literal["store", "business", "general"]
+    business_code: BusinessCode | None
+    store_code: str | None
+    question_zh: str
+    answer_zh: str
+    confidence_threshold: float

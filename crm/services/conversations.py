@@ -1,0 +1,176 @@
+"""Conversations and the transcript, as used by the API hub.
+
+Every write bumps `conversation.last_message_at`. Inserts that may race with a concurrent duplicate
+(another worker handling the same user or a channel retry) run inside a SAVEPOINT: on IntegrityError only
+the savepoint is rolled back and the winner's row is read and returned.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crm.enums import CHANNELS
+from crm.errors import NotFoundError
+from crm.models import Conversation, Message
+from crm.repositories import ConversationRepository, MessageRepository
+from crm.schemas import ConversationOut, MessageOut, OutgoingMessage
+from crm.services.customers import find_customer_by_channel_identity, get_customer
+from crm.types import utcnow
+
+__all__ = [
+    "find_customer_by_channel_identity",
+    "find_open_conversation",
+    "get_customer",
+    "get_or_open_conversation",
+    "list_replies",
+    "list_transcript",
+    "record_inbound_message",
+    "record_outbound_messages",
+]
+
+OUTBOUND_SENDERS = frozenset({"bot", "agent", "system"})
+
+
+def _rasa_sender_id(channel: str, channel_user_id: str) -> str:
+    # A fresh id per conversation gives Rasa a clean tracker each time a conversation is reopened.
+    return f"{channel}:{channel_user_id}:{uuid.uuid4().hex}"
+
+
+def _require_conversation(session: Session, conversation_id: int) -> Conversation:
+    conversation = ConversationRepository(session).get(conversation_id)
+    if conversation is None:
+        raise NotFoundError(f"conversation {conversation_id} does not exist")
+    return conversation
+
+
+def find_open_conversation(session: Session, *, channel: str, channel_user_id: str) -> ConversationOut | None:
+    """The open conversation of this channel user, or None."""
+    conversation = ConversationRepository(session).find_open(channel, channel_user_id)
+    return ConversationOut.model_validate(conversation) if conversation is not None else None
+
+
+def get_or_open_conversation(
+    session: Session, *, channel: str, channel_user_id: str, customer_id: int | None
+) -> ConversationOut:
+    """The user's open conversation, or a new one; links `customer_id` if the open one has no customer yet."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    repository = ConversationRepository(session)
+    conversation = repository.find_open(channel, channel_user_id)
+    if conversation is None:
+        candidate = Conversation(
+            channel=channel,
+            channel_user_id=channel_user_id,
+            customer_id=customer_id,
+            owner="bot",
+            status="open",
+            rasa_sender_id=_rasa_sender_id(channel, channel_user_id),
+            started_at=utcnow(),
+        )
+        try:
+            with session.begin_nested():
+                conversation = repository.add(candidate)
+        except IntegrityError:
+            # Lost the race on the partial unique index: another transaction opened it first.
+            conversation = repository.find_open(channel, channel_user_id)
+            if conversation is None:
+                raise
+    if customer_id is not None and conversation.customer_id is None:
+        conversation.customer_id = customer_id
+        session.flush()
+    return ConversationOut.model_validate(conversation)
+
+
+def record_inbound_message(
+    session: Session, *, conversation_id: int, text: str, client_message_id: str | None
+) -> tuple[MessageOut, bool]:
+    """Store a customer message once; a repeated `client_message_id` returns the stored row and False."""
+    conversation = _require_conversation(session, conversation_id)
+    messages = MessageRepository(session)
+    if client_message_id is not None:
+        existing = messages.get_by_client_message_id(conversation_id, client_message_id)
+        if existing is not None:
+            return MessageOut.model_validate(existing), False
+    candidate = Message(
+        conversation_id=conversation_id,
+        direction="in",
+        sender="customer",
+        text=text,
+        client_message_id=client_message_id,
+        created_at=utcnow(),
+    )
+    try:
+        with session.begin_nested():
+            message = messages.add(candidate)
+    except IntegrityError:
+        existing = (
+            messages.get_by_client_message_id(conversation_id, client_message_id)
+            if client_message_id is not None
+            else None
+        )
+        if existing is None:
+            raise
+        return MessageOut.model_validate(existing), False
+    conversation.last_message_at = message.created_at
+    session.flush()
+    return MessageOut.model_validate(message), True
+
+
+def record_outbound_messages(
+    session: Session,
+    *,
+    conversation_id: int,
+    reply_to_id: int | None,
+    sender: str,
+    messages: list[OutgoingMessage],
+    agent_id: int | None = None,
+) -> list[MessageOut]:
+    """Store replies (bot, agent or system) in order; `reply_to_id` is the inbound message they answer."""
+    if sender not in OUTBOUND_SENDERS:
+        raise ValueError(f"outbound sender must be one of {sorted(OUTBOUND_SENDERS)}, got {sender!r}")
+    conversation = _require_conversation(session, conversation_id)
+    repository = MessageRepository(session)
+    if reply_to_id is not None:
+        inbound = repository.get(reply_to_id)
+        if inbound is None or inbound.conversation_id != conversation_id:
+            raise NotFoundError(f"message {reply_to_id} is not part of conversation {conversation_id}")
+    stored: list[Message] = []
+    for outgoing in messages:
+        stored.append(
+            repository.add(
+                Message(
+                    conversation_id=conversation_id,
+                    direction="out",
+                    sender=sender,
+                    text=outgoing.text,
+                    payload=outgoing.payload,
+                    reply_to_id=reply_to_id,
+                    agent_id=agent_id,
+                    created_at=utcnow(),
+                )
+            )
+        )
+    if stored:
+        conversation.last_message_at = stored[-1].created_at
+        session.flush()
+    return [MessageOut.model_validate(message) for message in stored]
+
+
+def list_replies(session: Session, *, message_id: int) -> list[MessageOut]:
+    """Outbound messages answering inbound message `message_id`, in the order they were stored."""
+    return [
+        MessageOut.model_validate(message) for message in MessageRepository(session).list_replies(message_id)
+    ]
+
+
+def list_transcript(session: Session, *, conversation_id: int, limit: int = 200) -> list[MessageOut]:
+    """The latest `limit` messages of a conversation, oldest first."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    return [
+        MessageOut.model_validate(message)
+        for message in MessageRepository(session).list_latest(conversation_id, limit)
+    ]

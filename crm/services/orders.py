@@ -1,0 +1,42 @@
+"""Order status look-ups for the bot and the consoles."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from crm.formatting import mask_mobile, mask_name
+from crm.models import Order
+from crm.repositories import OrderRepository
+from crm.schemas import OrderEventOut, OrderItemOut, OrderOut
+
+
+def _order_out(order: Order) -> OrderOut:
+    return OrderOut(
+        order_number=order.order_number,
+        customer_id=order.customer_id,
+        business_code=order.business.code,  # type: ignore[arg-type]
+        store_code=order.store.code if order.store is not None else None,
+        store_name=order.store.name if order.store is not None else None,
+        status=order.status,  # type: ignore[arg-type]
+        amount=order.amount,
+        carrier=order.carrier,
+        tracking_number=order.tracking_number,
+        masked_recipient_name=mask_name(order.recipient_name) if order.recipient_name else None,
+        masked_recipient_mobile=mask_mobile(order.recipient_mobile) if order.recipient_mobile else None,
+        shipping_city=order.shipping_city,
+        estimated_delivery_date=order.estimated_delivery_date,
+        placed_at=order.placed_at,
+        items=[OrderItemOut.model_validate(item) for item in order.items],
+        timeline=[OrderEventOut.model_validate(event) for event in order.events],
+    )
+
+
+def get_order_by_number(session: Session, *, order_number: str) -> OrderOut | None:
+    """The order with this DD number (items and timeline included), or None."""
+    order = OrderRepository(session).get_by_number(order_number.strip().upper())
+    return _order_out(order) if order is not None else None
+
+
+def list_orders_for_customer(session: Session, *, customer_id: int, limit: int = 5) -> list[OrderOut]:
+    """The customer's most recent orders, newest first."""
+    return [_order_out(order) for order in OrderRepository(session).list_for_customer(customer_id, limit)]
