@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     action_port: int = 5055
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_seconds: float = 10.0
-    hub_token: str = _INSECURE_SECRET
+    # Signs web-widget identities: the embedding site vouches for a logged-in user with HMAC(web_user_id).
+    widget_secret: str = _INSECURE_SECRET
 
     max_message_chars: int = 2000
     timezone: str = "Asia/Shanghai"
@@ -43,8 +44,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_development(self) -> Settings:
-        if self.app_env != "development" and self.hub_token == _INSECURE_SECRET:
-            raise ValueError("HUB_TOKEN must be set to a real secret outside development")
+        if self.app_env != "development" and self.widget_secret == _INSECURE_SECRET:
+            raise ValueError("WIDGET_SECRET must be set to a real secret outside development")
         return self
 
     @property

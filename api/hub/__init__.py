@@ -1,0 +1,1 @@
+"""The conversation hub: every channel hands customer messages here."""

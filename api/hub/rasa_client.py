@@ -1,0 +1,77 @@
+"""HTTP client for the Rasa server's REST channel (internal; never exposed to customers)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+REST_WEBHOOK_PATH = "/webhooks/rest/webhook"
+
+
+class RasaUnavailableError(Exception):
+    """The Rasa server did not answer in time or answered with an error."""
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """One message the bot wants to send: text plus optional buttons, image or custom payload."""
+
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    image: str | None = None
+    custom: dict[str, Any] | None = None
+
+    def payload(self) -> dict[str, Any] | None:
+        extras: dict[str, Any] = {}
+        if self.buttons:
+            extras["buttons"] = self.buttons
+        if self.image:
+            extras["image"] = self.image
+        if self.custom:
+            extras["custom"] = self.custom
+        return extras or None
+
+
+def parse_rest_replies(body: Any) -> list[BotReply]:
+    """Turns the REST channel's JSON list into BotReply objects, ignoring malformed items."""
+    if not isinstance(body, list):
+        raise RasaUnavailableError(f"unexpected REST channel response: {body!r:.200}")
+    replies = []
+    for item in body:
+        if not isinstance(item, dict):
+            continue
+        buttons = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in item.get("buttons") or []
+            if isinstance(b, dict)
+        ]
+        text = item.get("text") or ""
+        if text or buttons or item.get("image") or item.get("custom"):
+            replies.append(BotReply(text=text, buttons=buttons, image=item.get("image"), custom=item.get("custom")))
+    return replies
+
+
+class RasaClient:
+    """Sends one customer message to Rasa and returns the bot's replies."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str, timeout_seconds: float) -> None:
+        self._http = http
+        self._url = base_url.rstrip("/") + REST_WEBHOOK_PATH
+        self._timeout = timeout_seconds
+
+    async def send(self, *, sender_id: str, message: str, metadata: dict[str, Any]) -> list[BotReply]:
+        try:
+            response = await self._http.post(
+                self._url,
+                json={"sender": sender_id, "message": message, "metadata": metadata},
+                timeout=self._timeout,
+            )
+            response.raise_for_status()
+            return parse_rest_replies(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RasaUnavailableError(f"{type(exc).__name__}: {exc}") from exc

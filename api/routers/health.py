@@ -1,0 +1,53 @@
+"""Liveness of the hub and of what it depends on."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import httpx
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from core.settings import Settings, get_settings
+
+router = APIRouter(tags=["health"])
+
+
+class HealthOut(BaseModel):
+    status: str
+    database: bool
+    rasa: bool
+    action_server: bool
+
+
+async def _reachable(http: httpx.AsyncClient, url: str) -> bool:
+    try:
+        response = await http.get(url, timeout=2.0)
+        return response.status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@router.get("/health", response_model=HealthOut)
+async def health(request: Request, response: Response, settings: Annotated[Settings, Depends(get_settings)]) -> HealthOut:
+    """200 when the database, Rasa and the action server all answer; 503 otherwise."""
+
+    def database_ok() -> bool:
+        try:
+            with request.app.state.session_factory() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    http: httpx.AsyncClient = request.app.state.http
+    database, rasa, actions = await asyncio.gather(
+        asyncio.to_thread(database_ok),
+        _reachable(http, settings.rasa_url.rstrip("/") + "/"),
+        _reachable(http, f"http://127.0.0.1:{settings.action_port}/health"),
+    )
+    ok = database and rasa and actions
+    response.status_code = 200 if ok else 503
+    return HealthOut(status="ok" if ok else "degraded", database=database, rasa=rasa, action_server=actions)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the two Python 3.10 virtual environments from the committed lock files.
+#   .venvs/rasa  rasa 3.6 + spaCy + jieba      (rasa train/run/test, bot/)
+#   .venvs/app   rasa-sdk, FastAPI, SQLAlchemy 2 (actions/, api/, crm/, tests)
+# A venv is rebuilt only when its lock file changed since it was built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENVS_DIR="${VENVS_DIR:-.venvs}"
+
+source scripts/python310.sh
+
+pip_install() {  # venv-dir args...: quiet pip, minus the warnings about index mirrors absent on this machine
+  local dir="$1"; shift
+  "$dir/bin/python" -m pip install --quiet "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
+build_venv() {  # name lockfile
+  local name="$1" lock="$2" dir="$VENVS_DIR/$1"
+  local stamp
+  stamp="$(sha256sum "$lock" | cut -c1-16)"
+  if [ -f "$dir/.lock-stamp" ] && [ "$(cat "$dir/.lock-stamp")" = "$stamp" ]; then
+    return 0
+  fi
+  echo "==> Building $dir from $lock with $PY310"
+  rm -rf "$dir"
+  "$PY310" -m venv "$dir"
+  pip_install "$dir" --upgrade "pip==24.2"
+  pip_install "$dir" --no-deps -r "$lock"
+  echo "$stamp" > "$dir/.lock-stamp"
+}
+
+build_venv rasa requirements/rasa.lock.txt
+build_venv app requirements/app.lock.txt

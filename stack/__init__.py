@@ -1,0 +1,1 @@
+"""Starts the whole system: CRM database, Rasa model, action server, Rasa server, API hub."""

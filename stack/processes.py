@@ -1,0 +1,154 @@
+"""Starts, watches and stops the three services as child processes with logs in var/log/."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from core.settings import PROJECT_ROOT, Settings
+from stack.model import rasa_env
+from stack.paths import APP_BIN, LOG_DIR, RASA_BIN
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: list[str]
+    health_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunningProcess:
+    spec: ProcessSpec
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as environment variables, so every child process sees the same configuration."""
+    env = {key.upper(): str(value) for key, value in settings.model_dump().items() if value is not None}
+    env["RASA_TRACKER_URL"] = settings.rasa_tracker_url
+    env["ACTION_ENDPOINT_URL"] = settings.action_endpoint_url
+    return env
+
+
+def service_specs(settings: Settings, model_path: Path) -> list[ProcessSpec]:
+    """Action server, Rasa server and API hub, in start order."""
+    app_env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(PROJECT_ROOT)}
+    python = str(APP_BIN / "python") if (APP_BIN / "python").exists() else sys.executable
+    return [
+        ProcessSpec(
+            name="actions",
+            argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
+            health_url=f"http://127.0.0.1:{settings.action_port}/health",
+            env=app_env,
+        ),
+        ProcessSpec(
+            name="rasa",
+            argv=[
+                str(RASA_BIN / "rasa"),
+                "run",
+                "--enable-api",
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(settings.rasa_port),
+                "--model",
+                str(model_path),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+            ],
+            health_url=f"http://127.0.0.1:{settings.rasa_port}/status",
+            env={**rasa_env(), **settings_env(settings)},
+        ),
+        ProcessSpec(
+            name="api",
+            argv=[
+                python,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "api.main:create_app",
+                "--host",
+                settings.api_host,
+                "--port",
+                str(settings.api_port),
+            ],
+            health_url=f"http://127.0.0.1:{settings.api_port}/health",
+            env=app_env,
+        ),
+    ]
+
+
+def start(spec: ProcessSpec, log_dir: Path = LOG_DIR) -> RunningProcess:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{spec.name}.log"
+    with log_path.open("ab") as log:
+        popen = subprocess.Popen(
+            spec.argv,
+            cwd=PROJECT_ROOT,
+            env=spec.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # own process group: Ctrl-C reaches us once, we stop children in order
+        )
+    logger.info("Started %s (pid %s), log: %s", spec.name, popen.pid, log_path)
+    return RunningProcess(spec, popen, log_path)
+
+
+def wait_until_ready(process: RunningProcess, timeout_seconds: float) -> None:
+    """Polls the health URL until it answers 200; raises with the log tail if the process dies or times out."""
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(
+                f"{process.spec.name} exited with code {process.popen.returncode}:\n{process.log_tail()}"
+            )
+        try:
+            # The API's /health is 503 until its dependencies answer; being up is what counts here.
+            if httpx.get(process.spec.health_url, timeout=2.0).status_code in (200, 503):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{process.spec.name} not ready after {timeout_seconds:.0f} s:\n{process.log_tail()}")
+
+
+def stop(process: RunningProcess, grace_seconds: float = 10.0) -> None:
+    if process.popen.poll() is not None:
+        return
+    try:
+        os.killpg(process.popen.pid, signal.SIGTERM)
+        process.popen.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        logger.warning("%s did not stop in %.0f s; killing it", process.spec.name, grace_seconds)
+        os.killpg(process.popen.pid, signal.SIGKILL)
+        process.popen.wait()
+    except ProcessLookupError:
+        pass
+    logger.info("Stopped %s", process.spec.name)
+
+
+def stop_all(processes: list[RunningProcess]) -> None:
+    for process in reversed(processes):
+        stop(process)
