@@ -54,7 +54,7 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     "pending_payment": frozenset({"paid", "cancelled"}),
     "paid": frozenset({"shipped", "delivered", "cancelled", "refund_requested"}),
     "shipped": frozenset({"in_transit", "refund_requested"}),
-    "in_transit": frozenset({"out_for_delivery", "refund_requested"}),
+    "in_transit": frozenset({"in_transit", "out_for_delivery", "refund_requested"}),  # one event per hub scan
     "out_for_delivery": frozenset({"delivered"}),
     "delivered": frozenset({"refund_requested"}),
     "cancelled": frozenset(),
