@@ -1,8 +1,21 @@
-"""Masking of personal data shown to customers in chat."""
+"""Masking of personal data shown in chat, and how to address a customer."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
 MASK = "*"
+_WORDING_FILE = Path(__file__).with_name("formatting.zh.yml")
+
+
+@lru_cache
+def _wording() -> dict[str, Any]:
+    with _WORDING_FILE.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
 
 
 def mask_mobile(mobile: str) -> str:
@@ -44,3 +57,21 @@ def customer_title(name: str, gender: str) -> str:
     if not name or honorific is None:
         return name
     return f"{name[0]}{honorific}"
+
+
+def surname_of(name: str) -> str:
+    """The family name: a known two-character surname (欧阳), otherwise the first character."""
+    name = name.strip()
+    for compound in _wording()["compound_surnames"]:
+        if name.startswith(compound) and len(name) > len(compound):
+            return str(compound)
+    return name[:1]
+
+
+def customer_title(name: str, gender: str) -> str:
+    """How the bot addresses a customer: surname + honorific ('林先生', '欧阳女士'); the name if gender is unknown."""
+    honorific = _wording()["honorifics"].get(gender)
+    name = name.strip()
+    if not honorific or not name:
+        return name
+    return f"{surname_of(name)}{honorific}"

@@ -134,6 +134,11 @@ def seed(session: Session, *, anchor: date | None = None, data: SeedData | None 
     return _report(session, clock.anchor, already_seeded=False)
 
 
+def seed_demo_tenant(session: Session, *, anchor: date | None = None) -> bool:
+    """Seed the demo tenant if the database is empty; True if it seeded, False if data was already there."""
+    return not seed(session, anchor=anchor).already_seeded
+
+
 def _placed_at(order: Order) -> datetime:
     return order.placed_at
 
