@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from core.settings import get_settings
 from crm.models import Base, Booking, Business, Complaint, Customer, FaqEntry, Order, Store
@@ -198,6 +199,8 @@ def _finalize_customers(
         elif spend > 0:
             customer.last_visit_at = clock.now - timedelta(days=rng.uniform(30, 400))
         customer.updated_at = max(customer.created_at, customer.last_visit_at or customer.created_at)
+        # Keep our updated_at in the UPDATE even when unchanged, or onupdate would stamp the real clock.
+        flag_modified(customer, "updated_at")
 
 
 def _override_tiers(rng: random.Random, drafts: list[CustomerDraft], count: int) -> None:

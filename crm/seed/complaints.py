@@ -36,7 +36,7 @@ class ComplaintFactory:
             category = rng.choice(categories)
             template = rng.choice(self.config.complaints[category])
             business = self.refs.businesses[template.business]
-            created = self.clock.days_before_now(rng, 0.05, 60)
+            created = self.clock.days_before_now(rng, 0, 60 * rng.random() ** 2)  # skewed to recent
             draft = rng.choice(regular) if rng.random() < 0.9 else None
             customer = draft.customer if draft is not None else None
             tier = customer.effective_tier if customer is not None else "lead"

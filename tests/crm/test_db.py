@@ -1,0 +1,45 @@
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from crm.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
+from crm.models import Conversation
+
+
+def test_sqlite_connections_enable_foreign_keys_wal_and_busy_timeout(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+            assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+            assert connection.execute(text("PRAGMA busy_timeout")).scalar_one() == SQLITE_BUSY_TIMEOUT_MS
+    finally:
+        engine.dispose()
+
+
+def test_timestamps_come_back_timezone_aware_in_utc(blank_engine: Engine) -> None:
+    shanghai = timezone(timedelta(hours=8))
+    started = datetime(2026, 11, 20, 9, 30, tzinfo=shanghai)
+    with sessionmaker(blank_engine).begin() as session:
+        session.add(
+            Conversation(channel="web", channel_user_id="tz-user", rasa_sender_id="web:tz-user:1", started_at=started)
+        )
+    with Session(blank_engine) as session:
+        stored = session.scalars(select(Conversation.started_at)).one()
+    assert stored == started
+    assert stored.tzinfo == timezone.utc
+    assert stored.hour == 1
+
+
+def test_naive_datetimes_are_refused(blank_engine: Engine) -> None:
+    with Session(blank_engine) as session:
+        session.add(
+            Conversation(
+                channel="web", channel_user_id="naive", rasa_sender_id="web:naive:1", started_at=datetime(2026, 1, 1)
+            )
+        )
+        with pytest.raises(Exception, match="naive datetime"):
+            session.flush()
