@@ -44,21 +44,6 @@ def mask_name(name: str) -> str:
     return f"{name[0]}{MASK * (len(name) - 2)}{name[-1]}"
 
 
-_HONORIFICS = {"male": "先生", "female": "女士"}
-
-
-def customer_title(name: str, gender: str) -> str:
-    """How staff address a customer: surname + 先生/女士 ('张先生'); the full name when gender is unknown.
-
-    Compound surnames (欧阳) are not detected: '欧先生' is still polite, and a wrong guess would be worse.
-    """
-    name = name.strip()
-    honorific = _HONORIFICS.get(gender)
-    if not name or honorific is None:
-        return name
-    return f"{name[0]}{honorific}"
-
-
 def surname_of(name: str) -> str:
     """The family name: a known two-character surname (欧阳), otherwise the first character."""
     name = name.strip()
