@@ -19,7 +19,7 @@ from api.hub.conversation_hub import ConversationHub
 from api.hub.rasa_client import RasaClient
 from api.routers import health
 from api.texts import text
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from crm.db import get_sessionmaker
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -28,15 +28,21 @@ MAX_REQUEST_BYTES = 64 * 1024
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def create_app(session_factory: sessionmaker[Session] | None = None) -> FastAPI:
-    settings = get_settings()
+def create_app(
+    session_factory: sessionmaker[Session] | None = None,
+    settings: Settings | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The app; tests pass their own database, settings or HTTP transport (the edge towards Rasa)."""
+    settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         factory = session_factory or get_sessionmaker()
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(transport=http_transport) as http:
             app.state.http = http
             app.state.session_factory = factory
+            app.state.settings = settings
             app.state.hub = ConversationHub(
                 factory,
                 RasaClient(http, settings.rasa_url, settings.rasa_timeout_seconds),

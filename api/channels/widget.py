@@ -6,14 +6,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from api.channels.identity import WEB_USER_ID_RE, sign_web_user_id, verify_identity_token
 from api.errors import CustomerFacingError
-from api.hub.conversation_hub import ConversationHub, InboundMessage
+from api.deps import HubDep, SettingsDep
+from api.hub.conversation_hub import InboundMessage
 from api.texts import text
-from core.settings import Settings, get_settings
 from crm.schemas import MessageOut
 
 CHANNEL = "web"
@@ -69,14 +69,6 @@ class WidgetHistoryOut(BaseModel):
 class DevIdentityOut(BaseModel):
     web_user_id: str
     identity_token: str
-
-
-def get_hub(request: Request) -> ConversationHub:
-    return request.app.state.hub
-
-
-HubDep = Annotated[ConversationHub, Depends(get_hub)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def channel_user_id_for(user_id: str, identity_token: str | None, secret: str) -> str:

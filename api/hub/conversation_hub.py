@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.hub.rasa_client import BotReply, RasaClient, RasaUnavailableError
 from api.texts import text as hub_text
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
-from crm.services import conversations
+from crm.services import conversations, customers
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,10 +100,15 @@ class ConversationHub:
                 message=inbound.rasa_payload or inbound.text,
                 metadata=metadata,
             )
-            return replies, "bot"
         except RasaUnavailableError as exc:
             logger.error("Rasa unavailable for conversation %s message %s: %s", conversation.id, message.id, exc)
             return [BotReply(text=hub_text("system_busy"))], "system"
+        if not replies:
+            # Rasa answers 200 with nothing when an action failed (e.g. the action server is down);
+            # every customer message deserves an answer.
+            logger.error("Rasa gave no reply to conversation %s message %s", conversation.id, message.id)
+            return [BotReply(text=hub_text("system_busy"))], "system"
+        return replies, "bot"
 
     async def _wait_for_replies(self, message_id: int) -> list[MessageOut]:
         """A retry of a message still being answered waits for the first attempt's replies."""
@@ -121,7 +126,7 @@ class ConversationHub:
 def _accept_inbound(
     session: Session, *, inbound: InboundMessage
 ) -> tuple[CustomerOut | None, ConversationOut, MessageOut, bool]:
-    customer = conversations.find_customer_by_channel_identity(
+    customer = customers.find_customer_by_channel_identity(
         session, channel=inbound.channel, channel_user_id=inbound.channel_user_id
     )
     conversation = conversations.get_or_open_conversation(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
-
 import httpx
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from core.settings import Settings, get_settings
+from api.deps import SettingsDep
 
 router = APIRouter(tags=["health"])
 
@@ -31,7 +29,7 @@ async def _reachable(http: httpx.AsyncClient, url: str) -> bool:
 
 
 @router.get("/health", response_model=HealthOut)
-async def health(request: Request, response: Response, settings: Annotated[Settings, Depends(get_settings)]) -> HealthOut:
+async def health(request: Request, response: Response, settings: SettingsDep) -> HealthOut:
     """200 when the database, Rasa and the action server all answer; 503 otherwise."""
 
     def database_ok() -> bool:

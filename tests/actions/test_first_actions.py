@@ -1,0 +1,122 @@
+"""action_session_start, action_greet and action_answer_faq against the seeded CRM."""
+
+from __future__ import annotations
+
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from actions.faq import ActionAnswerFaq, predicted_faq_key
+from actions.greet import ActionGreet
+from actions.session import ActionSessionStart
+from crm.models import Customer, FaqEntry
+from tests.actions.conftest import TrackerFactory
+
+DOMAIN = {"session_config": {"carry_over_slots_to_new_session": True}}
+
+
+def faq_selection(key: str, confidence: float = 0.9) -> dict:
+    return {"faq": {"response": {"intent_response_key": f"faq/{key}", "confidence": confidence}}}
+
+
+def slot_values(events: list) -> dict:
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+async def test_session_start_loads_the_customer_named_in_the_channel_metadata(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        customer = session.scalar(select(Customer).where(Customer.web_user_id == "demo-platinum"))
+    tracker = make_tracker(
+        slots={"session_started_metadata": {"customer_id": customer.id, "channel": "web"}, "order_id": "DD202611200017"}
+    )
+    events = await ActionSessionStart().run(CollectingDispatcher(), tracker, DOMAIN)
+
+    assert events[0] == SessionStarted()
+    assert events[-1] == ActionExecuted("action_listen")
+    slots = slot_values(events)
+    assert slots["customer_id"] == str(customer.id)
+    assert slots["customer_name"] == customer.name
+    assert slots["customer_tier"] == (customer.tier_override or customer.tier)
+    assert slots["customer_identified"] is True
+    assert slots["customer_title"].startswith(customer.name[0])
+    assert slots["order_id"] == "DD202611200017"  # carried over from the previous session
+
+
+async def test_session_start_without_metadata_leaves_the_visitor_anonymous(make_tracker: TrackerFactory) -> None:
+    events = await ActionSessionStart().run(CollectingDispatcher(), make_tracker(), DOMAIN)
+    assert SlotSet("customer_identified", False) in events
+    assert slot_values(events)["customer_id"] is None
+
+
+async def test_session_start_with_an_unknown_customer_id_stays_anonymous(make_tracker: TrackerFactory) -> None:
+    tracker = make_tracker(slots={"session_started_metadata": {"customer_id": 987654321}})
+    events = await ActionSessionStart().run(CollectingDispatcher(), tracker, DOMAIN)
+    assert SlotSet("customer_identified", False) in events
+
+
+async def test_greet_uses_the_title_when_the_customer_is_known(make_tracker: TrackerFactory) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionGreet().run(dispatcher, make_tracker(slots={"customer_title": "王女士"}), {})
+    assert dispatcher.messages[0]["response"] == "utter_greet_customer"
+    assert dispatcher.messages[0]["customer_title"] == "王女士"
+
+
+async def test_greet_is_generic_for_a_visitor(make_tracker: TrackerFactory) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionGreet().run(dispatcher, make_tracker(), {})
+    assert dispatcher.messages[0]["response"] == "utter_greet"
+
+
+async def test_faq_answer_is_read_from_the_crm_and_follows_an_edit(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    tracker = make_tracker(intent="faq", text="wifi密码多少", response_selector=faq_selection("wifi"))
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    with crm_sessionmaker() as session:
+        general = session.scalar(
+            select(FaqEntry.answer_zh).where(
+                FaqEntry.key == "wifi", FaqEntry.store_id.is_(None), FaqEntry.business_code.is_(None)
+            )
+        )
+    assert dispatcher.messages[0]["text"] == general
+
+    with crm_sessionmaker.begin() as session:
+        session.execute(update(FaqEntry).where(FaqEntry.key == "wifi").values(answer_zh="新的Wi-Fi说明"))
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["text"] == "新的Wi-Fi说明"
+
+
+async def test_faq_answer_prefers_the_business_the_customer_named(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        entry = session.scalars(
+            select(FaqEntry).where(FaqEntry.business_code.is_not(None), FaqEntry.store_id.is_(None))
+        ).first()
+    assert entry is not None, "the seed has business-specific FAQ answers"
+    tracker = make_tracker(
+        intent="faq",
+        response_selector=faq_selection(entry.key),
+        entities=[{"entity": "business", "value": entry.business_code}],
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["text"] == entry.answer_zh
+
+
+async def test_faq_without_an_answer_in_the_crm_says_so(make_tracker: TrackerFactory) -> None:
+    tracker = make_tracker(intent="faq", response_selector=faq_selection("no_such_topic"))
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    assert dispatcher.messages[0]["response"] == "utter_faq_unavailable"
+
+
+def test_predicted_faq_key_reads_the_response_selector() -> None:
+    assert predicted_faq_key({"response_selector": faq_selection("parking")}) == "parking"
+    assert predicted_faq_key({"response_selector": {}}) is None
+    assert predicted_faq_key({}) is None
