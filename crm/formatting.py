@@ -54,7 +54,7 @@ def surname_of(name: str) -> str:
 
 
 def customer_title(name: str, gender: str) -> str:
-    """How the bot addresses a customer: surname + honorific ('林先生', '欧阳女士'); the name if gender is unknown."""
+    """Surname + honorific ('林先生', '欧阳女士'); the full name when the gender is unknown."""
     honorific = _wording()["honorifics"].get(gender)
     name = name.strip()
     if not honorific or not name:

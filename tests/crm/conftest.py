@@ -24,7 +24,9 @@ from crm.migrate import upgrade_to_head
 from crm.models import Base
 from crm.seed import seed
 
-PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "CRM_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 ANCHOR = date(2026, 11, 20)
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -69,7 +71,9 @@ class DatabaseFactory:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_factory(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+def database_factory(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseFactory]:
     factory = DatabaseFactory(request.param, tmp_path_factory.mktemp(f"crm-{request.param}"))
     yield factory
     factory.drop_all()
