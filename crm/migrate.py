@@ -19,7 +19,7 @@ from crm.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("crm.migrate")
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
