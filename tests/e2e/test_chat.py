@@ -58,7 +58,7 @@ def test_first_iteration_turns_get_chinese_replies_and_are_transcribed(api: http
 
 
 def test_gibberish_asks_to_rephrase_with_topic_buttons(api: httpx.Client) -> None:
-    result = say(api, new_user(), "啊啊啊额鹅鹅鹅哦哦哦")
+    result = say(api, new_user(), "qwertyuiop")
     buttons = [button for reply in result["replies"] for button in reply["buttons"]]
     assert len(buttons) >= 3
     assert all(CJK.search(button["title"]) for button in buttons)
