@@ -60,3 +60,8 @@ def customer_title(name: str, gender: str) -> str:
     if not honorific or not name:
         return name
     return f"{surname_of(name)}{honorific}"
+
+
+def order_status_label(status: str) -> str:
+    """The Chinese name of an order status ('in_transit' -> '运输中'), from formatting.zh.yml."""
+    return str(_wording()["order_status_labels"][status])

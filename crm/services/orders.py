@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.formatting import mask_mobile, mask_name
-from crm.models import Order
+from crm.models import Customer, Order
 from crm.repositories import OrderRepository
 from crm.schemas import OrderEventOut, OrderItemOut, OrderOut
 
@@ -40,3 +44,32 @@ def get_order_by_number(session: Session, *, order_number: str) -> OrderOut | No
 def list_orders_for_customer(session: Session, *, customer_id: int, limit: int = 5) -> list[OrderOut]:
     """The customer's most recent orders, newest first."""
     return [_order_out(order) for order in OrderRepository(session).list_for_customer(customer_id, limit)]
+
+
+LookupOutcome = Literal["found", "not_found", "not_authorized"]
+
+
+@dataclass(frozen=True)
+class OrderLookup:
+    """An order the requester may see, or why not. Callers show `not_authorized` exactly like `not_found`."""
+
+    outcome: LookupOutcome
+    order: OrderOut | None = None
+
+
+def lookup_order_for_requester(
+    session: Session, *, order_number: str, customer_id: int | None = None, mobile: str | None = None
+) -> OrderLookup:
+    """The order, only if it is the identified customer's own or `mobile` is the one on the order.
+
+    The mobile on the order is the buyer's or the recipient's. Without an identity and a mobile, nothing is shown.
+    """
+    order = OrderRepository(session).get_by_number(order_number.strip().upper())
+    if order is None:
+        return OrderLookup("not_found")
+    if customer_id is not None:
+        allowed = order.customer_id == customer_id
+    else:
+        buyer_mobile = session.scalar(select(Customer.mobile).where(Customer.id == order.customer_id))
+        allowed = mobile is not None and mobile in {buyer_mobile, order.recipient_mobile}
+    return OrderLookup("found", _order_out(order)) if allowed else OrderLookup("not_authorized")
