@@ -1,8 +1,13 @@
-"""FAQ answers from the CRM: ops edit an answer and the next message serves it, no retraining."""
+"""FAQ answers from the CRM: ops edit an answer and the next message serves it, no retraining.
+
+Each answer has its own confidence threshold (Rasa's ResponseSelector has none, RasaHQ/rasa#9751). Below it
+the bot does not guess: it offers the top candidate questions as buttons ("您是想问…").
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -16,14 +21,42 @@ from crm.services import faq
 
 logger = logging.getLogger(__name__)
 RETRIEVAL_INTENT = "faq"
+MAX_SUGGESTIONS = 3
+MIN_SUGGESTION_CONFIDENCE = 0.05
+
+
+@dataclass(frozen=True)
+class FaqPrediction:
+    key: str | None
+    confidence: float
+    ranking: list[tuple[str, float]]  # (key, confidence), best first
+
+
+def _key_of(intent_response_key: str | None) -> str | None:
+    prefix = f"{RETRIEVAL_INTENT}/"
+    if intent_response_key and intent_response_key.startswith(prefix):
+        return intent_response_key[len(prefix) :]
+    return None
+
+
+def faq_prediction(latest_message: dict[str, Any]) -> FaqPrediction:
+    """The ResponseSelector's 'faq/<key>' prediction, its confidence and its ranking."""
+    selector = (latest_message.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
+    response = selector.get("response") or {}
+    ranking = [
+        (key, float(item.get("confidence") or 0.0))
+        for item in selector.get("ranking") or []
+        if (key := _key_of(item.get("intent_response_key")))
+    ]
+    return FaqPrediction(
+        key=_key_of(response.get("intent_response_key")),
+        confidence=float(response.get("confidence") or 0.0),
+        ranking=ranking,
+    )
 
 
 def predicted_faq_key(latest_message: dict[str, Any]) -> str | None:
-    """'business_hours' from the ResponseSelector's 'faq/business_hours' prediction."""
-    selector = (latest_message.get("response_selector") or {}).get(RETRIEVAL_INTENT) or {}
-    response_key = (selector.get("response") or {}).get("intent_response_key") or ""
-    prefix = f"{RETRIEVAL_INTENT}/"
-    return response_key[len(prefix) :] if response_key.startswith(prefix) else None
+    return faq_prediction(latest_message).key
 
 
 def latest_entity_value(tracker: Tracker, entity: str) -> str | None:
@@ -38,12 +71,32 @@ class ActionAnswerFaq(Action):
         return "action_answer_faq"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        key = predicted_faq_key(tracker.latest_message)
+        prediction = faq_prediction(tracker.latest_message)
+        key, confidence = prediction.key, prediction.confidence
+        pressed = await in_session(faq.key_for_question, question=tracker.latest_message.get("text") or "")
+        if pressed is not None:  # a suggestion button: the customer chose the question themselves
+            key, confidence = pressed, 1.0
         business = latest_entity_value(tracker, slots.BUSINESS) or tracker.get_slot(slots.BUSINESS)
         answer = await in_session(faq.get_answer, key=key, business_code=business) if key else None
         if answer is None:
             logger.warning("No FAQ answer for key %r (business %r)", key, business)
             dispatcher.utter_message(response="utter_faq_unavailable")
             return []
-        dispatcher.utter_message(text=answer.answer_zh)
+        if confidence >= answer.confidence_threshold:
+            dispatcher.utter_message(text=answer.answer_zh)
+            return []
+        await self._suggest(dispatcher, domain, prediction)
         return []
+
+    @staticmethod
+    async def _suggest(dispatcher: CollectingDispatcher, domain: DomainDict, prediction: FaqPrediction) -> None:
+        keys = [key for key, score in prediction.ranking if score >= MIN_SUGGESTION_CONFIDENCE][:MAX_SUGGESTIONS]
+        questions = await in_session(faq.questions_for, keys=keys) if keys else {}
+        if not questions:
+            dispatcher.utter_message(response="utter_ask_rephrase")
+            return
+        buttons = [{"title": questions[key], "payload": questions[key]} for key in keys if key in questions]
+        logger.info("FAQ below threshold (%s %.2f): suggesting %s", prediction.key, prediction.confidence, keys)
+        # The candidates come first, then the response's own "none of these" buttons from the domain.
+        template = domain["responses"]["utter_faq_suggestions"][0]
+        dispatcher.utter_message(text=template["text"], buttons=[*buttons, *template.get("buttons", [])])

@@ -28,3 +28,23 @@ class FaqRepository(Repository):
                 select(FaqEntry.key).where(FaqEntry.active.is_(True)).distinct().order_by(FaqEntry.key)
             )
         )
+
+    def general_entries(self, keys: list[str]) -> list[FaqEntry]:
+        """The active general (not business- or store-specific) rows for these keys."""
+        statement = (
+            select(FaqEntry)
+            .where(
+                FaqEntry.key.in_(keys),
+                FaqEntry.active.is_(True),
+                FaqEntry.business_code.is_(None),
+                FaqEntry.store_id.is_(None),
+            )
+            .order_by(FaqEntry.id)
+        )
+        return list(self.session.scalars(statement))
+
+    def key_for_question(self, question: str) -> str | None:
+        """The key of an active row whose canonical question is exactly `question`."""
+        return self.session.scalar(
+            select(FaqEntry.key).where(FaqEntry.question_zh == question, FaqEntry.active.is_(True)).limit(1)
+        )

@@ -46,3 +46,16 @@ def get_answer(
 def list_keys(session: Session) -> list[str]:
     """Every FAQ key with at least one active answer."""
     return FaqRepository(session).keys()
+
+
+def questions_for(session: Session, *, keys: list[str]) -> dict[str, str]:
+    """The canonical question of each key (general row), for "您是想问…" suggestions; unknown keys are left out."""
+    questions: dict[str, str] = {}
+    for entry in FaqRepository(session).general_entries(keys):
+        questions.setdefault(entry.key, entry.question_zh)
+    return questions
+
+
+def key_for_question(session: Session, *, question: str) -> str | None:
+    """The key whose canonical question the customer sent verbatim (a suggestion button was pressed)."""
+    return FaqRepository(session).key_for_question(question.strip())

@@ -120,3 +120,77 @@ def test_predicted_faq_key_reads_the_response_selector() -> None:
     assert predicted_faq_key({"response_selector": faq_selection("parking")}) == "parking"
     assert predicted_faq_key({"response_selector": {}}) is None
     assert predicted_faq_key({}) is None
+
+
+def ranked_selection(ranking: list[tuple[str, float]]) -> dict:
+    best_key, best_confidence = ranking[0]
+    return {
+        "faq": {
+            "response": {"intent_response_key": f"faq/{best_key}", "confidence": best_confidence},
+            "ranking": [{"intent_response_key": f"faq/{k}", "confidence": c} for k, c in ranking],
+        }
+    }
+
+
+DOMAIN_WITH_SUGGESTIONS = {
+    "responses": {
+        "utter_faq_suggestions": [
+            {"text": "您是想问：", "buttons": [{"title": "都不是，转人工", "payload": "/request_human"}]}
+        ]
+    }
+}
+
+
+async def test_below_the_answer_threshold_the_top_questions_are_offered_not_guessed(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    ranking = [("parking", 0.35), ("business_hours", 0.3), ("store_locations", 0.2), ("wifi", 0.01)]
+    tracker = make_tracker(intent="faq", text="车", response_selector=ranked_selection(ranking))
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, DOMAIN_WITH_SUGGESTIONS)
+
+    with crm_sessionmaker() as session:
+        questions = {
+            key: session.scalar(
+                select(FaqEntry.question_zh).where(
+                    FaqEntry.key == key, FaqEntry.business_code.is_(None), FaqEntry.store_id.is_(None)
+                )
+            )
+            for key in ("parking", "business_hours", "store_locations")
+        }
+    message = dispatcher.messages[0]
+    assert message["text"] == "您是想问："
+    titles = [button["title"] for button in message["buttons"]]
+    assert titles == [questions["parking"], questions["business_hours"], questions["store_locations"], "都不是，转人工"]
+    assert all(b["payload"] == b["title"] for b in message["buttons"][:3])
+
+
+async def test_pressing_a_suggested_question_answers_it(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        entry = session.scalar(
+            select(FaqEntry).where(FaqEntry.key == "parking", FaqEntry.business_code.is_(None), FaqEntry.store_id.is_(None))
+        )
+    # Even if the model is unsure about the canonical question, the button press is unambiguous.
+    tracker = make_tracker(
+        intent="faq", text=entry.question_zh, response_selector=ranked_selection([("wifi", 0.2), ("parking", 0.19)])
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, DOMAIN_WITH_SUGGESTIONS)
+    assert dispatcher.messages[0]["text"] == entry.answer_zh
+
+
+async def test_the_threshold_is_per_answer_and_editable(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    tracker = make_tracker(intent="faq", text="停车", response_selector=ranked_selection([("parking", 0.7)]))
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, DOMAIN_WITH_SUGGESTIONS)
+    assert "buttons" not in dispatcher.messages[0] or not dispatcher.messages[0]["buttons"]
+
+    with crm_sessionmaker.begin() as session:
+        session.execute(update(FaqEntry).where(FaqEntry.key == "parking").values(confidence_threshold=0.9))
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, DOMAIN_WITH_SUGGESTIONS)
+    assert dispatcher.messages[0]["text"] == "您是想问："

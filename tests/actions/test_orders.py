@@ -1,0 +1,129 @@
+"""Order status actions against the seeded CRM, with the real domain's wording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from actions.orders import ActionCheckOrderStatus, ValidateOrderLookupForm
+from core.settings import PROJECT_ROOT
+from crm.models import Customer, Order
+from tests.actions.conftest import TrackerFactory
+
+DOMAIN = yaml.safe_load(Path(PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+def shipped_order(session: Session) -> tuple[Order, Customer]:
+    order = session.scalars(
+        select(Order).where(Order.status == "in_transit", Order.carrier.is_not(None)).order_by(Order.id)
+    ).first()
+    return order, session.get(Customer, order.customer_id)
+
+
+def identified(customer: Customer) -> dict:
+    return {"customer_identified": True, "customer_id": str(customer.id)}
+
+
+async def test_identified_customer_sees_status_timeline_carrier_and_eta(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        order, customer = shipped_order(session)
+        tracking = order.tracking_number
+    tracker = make_tracker(intent="order_status", slots={**identified(customer), "order_id": order.order_number})
+    dispatcher = CollectingDispatcher()
+    events = await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+
+    message = dispatcher.messages[0]
+    assert message["response"] == "utter_order_status"
+    assert message["order_number"] == order.order_number
+    assert message["status_label"] == "运输中"
+    assert "下单" in message["timeline"] and "运输中" in message["timeline"]
+    assert tracking in message["delivery"] and "预计送达" in message["delivery"]
+    assert events == [SlotSet("order_id", None)]
+
+
+async def test_someone_elses_order_reads_as_not_found(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        order, owner = shipped_order(session)
+        stranger = session.scalars(select(Customer).where(Customer.id != owner.id)).first()
+    tracker = make_tracker(intent="order_status", slots={**identified(stranger), "order_id": order.order_number})
+    dispatcher = CollectingDispatcher()
+    await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_order_not_found"]
+    assert "status_label" not in dispatcher.messages[0]
+
+
+@pytest.mark.parametrize("use_owner_mobile", [True, False])
+async def test_anonymous_customer_needs_the_mobile_on_the_order(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session], use_owner_mobile: bool
+) -> None:
+    with crm_sessionmaker() as session:
+        order, owner = shipped_order(session)
+        other = session.scalars(select(Customer).where(Customer.id != owner.id)).first()
+    mobile = owner.mobile if use_owner_mobile else other.mobile
+    tracker = make_tracker(intent="inform", slots={"order_id": order.order_number, "phone": mobile})
+    dispatcher = CollectingDispatcher()
+    await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+    expected = "utter_order_status" if use_owner_mobile else "utter_order_not_found"
+    assert dispatcher.messages[0]["response"] == expected
+
+
+async def test_unknown_number_is_said_honestly_with_retry_and_human_buttons(make_tracker: TrackerFactory) -> None:
+    tracker = make_tracker(intent="order_status", slots={"order_id": "DD209901010001", "phone": "13800000000"})
+    dispatcher = CollectingDispatcher()
+    await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+    assert dispatcher.messages[0]["response"] == "utter_order_not_found"
+    buttons = DOMAIN["responses"]["utter_order_not_found"][0]["buttons"]
+    assert {b["payload"] for b in buttons} == {"/order_status", "/request_human"}
+
+
+async def test_my_orders_lists_recent_orders_as_buttons(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        customer = session.scalar(select(Customer).where(Customer.web_user_id == "demo-gold"))
+        numbers = set(session.scalars(select(Order.order_number).where(Order.customer_id == customer.id)))
+    tracker = make_tracker(intent="order_status", text="我的订单", slots=identified(customer))
+    dispatcher = CollectingDispatcher()
+    await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+    message = dispatcher.messages[0]
+    assert message["response"] == "utter_recent_orders"
+    assert 1 <= len(message["buttons"]) <= 5
+    for button in message["buttons"]:
+        number = button["title"].split()[0]
+        assert number in numbers
+        assert button["payload"] == f'/order_status{{"order_id": "{number}"}}'
+
+
+async def test_identified_customer_is_never_asked_for_a_mobile(make_tracker: TrackerFactory) -> None:
+    form = ValidateOrderLookupForm()
+    tracker = make_tracker(slots={"customer_identified": True, "customer_id": "7"})
+    assert await form.required_slots(["order_id", "phone"], CollectingDispatcher(), tracker, DOMAIN) == []
+    anonymous = make_tracker()
+    assert await form.required_slots(["order_id", "phone"], CollectingDispatcher(), anonymous, DOMAIN) == [
+        "order_id",
+        "phone",
+    ]
+
+
+@pytest.mark.parametrize("text", ["DD 2026 1120 0017", "ｄｄ２０２６１１２０００１７", "202611200017"])
+async def test_order_number_is_read_from_free_text_when_asked(make_tracker: TrackerFactory, text: str) -> None:
+    tracker = make_tracker(intent="inform", text=text, slots={"requested_slot": "order_id"})
+    extracted = await ValidateOrderLookupForm().extract_order_id(CollectingDispatcher(), tracker, DOMAIN)
+    assert extracted == {"order_id": "DD202611200017"}
+
+
+def test_a_ten_digit_phone_is_explained_and_asked_again(make_tracker: TrackerFactory) -> None:
+    dispatcher = CollectingDispatcher()
+    result = ValidateOrderLookupForm().validate_phone("1381234567", dispatcher, make_tracker(), DOMAIN)
+    assert result == {"phone": None, "invalid_attempts": 1}
+    assert dispatcher.messages[0]["response"] == "utter_invalid_phone"
