@@ -59,9 +59,24 @@ class BusinessPolicy(_Strict):
         return next(rule for rule in self.cancellation if rule.applies_to(service_code))
 
 
+class Wording(_Strict):
+    weekdays: list[str]
+    moment: str
+    day: str
+    button_moment: str
+    areas: dict[str, str]
+    booking_line: str
+    statuses: dict[str, str]
+    nights: str
+    party: str
+
+
 class BookingPolicy(_Strict):
     businesses: dict[str, BusinessPolicy]
     plate_provinces: str
+    store_aliases: dict[str, list[str]]
+    name_prefixes: list[str]
+    wording: Wording
 
     def business(self, code: str) -> BusinessPolicy:
         return self.businesses[code]

@@ -563,3 +563,32 @@ def modify_booking(
     booking.status = "modified"
     session.flush()
     return BookingResult(booking=_booking_out(session, booking), created=False)
+
+
+def service_names(session: Session, *, business_code: str) -> dict[str, str]:
+    """Code -> display name of a business's active services (room types, car care services…)."""
+    rows = session.execute(
+        select(Service.code, Service.name)
+        .join(Business, Business.id == Service.business_id)
+        .where(Business.code == business_code, Service.active.is_(True))
+    )
+    return {code: name for code, name in rows}
+
+
+def preview_booking_change(
+    session: Session,
+    *,
+    booking_number: str,
+    now: datetime,
+    customer_id: int | None = None,
+    mobile: str | None = None,
+    changes: dict[str, Any],
+) -> BookingResult | None:
+    """What `modify_booking` would do, without changing anything."""
+    nested = session.begin_nested()
+    try:
+        return modify_booking(
+            session, booking_number=booking_number, now=now, customer_id=customer_id, mobile=mobile, changes=changes
+        )
+    finally:
+        nested.rollback()
