@@ -53,6 +53,7 @@ class ComplaintRules(_Strict):
     dedupe_window_minutes: int
     min_description_chars: int
     request_phrases: list[str]
+    negation_markers: list[str]
     no_reference_phrases: list[str]
     status_labels: dict[str, str]
     no_update_note: str
@@ -79,6 +80,9 @@ class ComplaintRules(_Strict):
     def category(self, code: str) -> CategoryRule:
         return next(rule for rule in self.categories if rule.code == code)
 
+    def category_codes(self) -> list[str]:
+        return [rule.code for rule in self.categories]
+
 
 @lru_cache
 def load_rules(path: Path = RULES_FILE) -> ComplaintRules:
@@ -99,10 +103,17 @@ def normalize_description(text: str) -> str:
     )
 
 
-def category_scores(text: str, rules: ComplaintRules | None = None) -> dict[str, int]:
-    """Each category's keyword score for `text` (sum of the lengths of its keywords found)."""
+def drop_negated(text: str, rules: ComplaintRules | None = None) -> str:
+    """Drop what a negation denies: '不是服务态度，是菜里有虫子' -> '，是菜里有虫子'."""
     rules = rules or load_rules()
-    folded = fold(text)
+    markers = "|".join(re.escape(marker) for marker in sorted(rules.negation_markers, key=len, reverse=True))
+    return re.sub(rf"(?:{markers})[^，,。；;！!？?是]*", "", fold(text))
+
+
+def category_scores(text: str, rules: ComplaintRules | None = None) -> dict[str, int]:
+    """Each category's keyword score for `text` (sum of its keywords' lengths; negations dropped)."""
+    rules = rules or load_rules()
+    folded = drop_negated(text, rules)
     scores: dict[str, int] = {}
     for rule in rules.categories:
         score = sum(len(keyword) for keyword in rule.keywords if fold(keyword) in folded)
@@ -124,7 +135,7 @@ def infer_category(text: str, rules: ComplaintRules | None = None) -> str | None
 def category_from_answer(text: str, rules: ComplaintRules | None = None) -> str | None:
     """A category named directly (a button payload or '是卫生问题'), else None; the longest synonym wins."""
     rules = rules or load_rules()
-    folded = fold(text)
+    folded = drop_negated(text, rules)
     best: tuple[int, str] | None = None
     for rule in rules.categories:
         for synonym in (rule.label_zh, *rule.synonyms):
