@@ -1,0 +1,121 @@
+"""Starts the full stack (the project's launcher) and a bare Rasa server on free ports under a temp dir."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.settings import PROJECT_ROOT, Settings
+from crm.db import make_engine
+from crm.models import Customer, Order
+from stack.database import prepare_database
+from stack.model import rasa_env
+from stack.paths import RASA_BIN
+from stack.processes import ProcessSpec, RunningProcess, service_specs, start, stop_all, wait_until_ready
+
+READY_TIMEOUT_SECONDS = 300.0
+# Only the in-memory lock store; no action_endpoint (no custom action runs) and no tracker_store
+# (Rasa's default: in memory).
+BARE_ENDPOINTS = "lock_store:\n  type: in_memory\n"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class FullStack:
+    settings: Settings
+    processes: list[RunningProcess]
+    session_factory: sessionmaker[Session]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.api_port}"
+
+    def pid(self, name: str) -> int:
+        return next(p.popen.pid for p in self.processes if p.spec.name == name)
+
+    def stop(self) -> None:
+        stop_all(self.processes)
+        self.session_factory.kw["bind"].dispose()
+
+
+def start_full_stack(workdir: Path, model: Path) -> FullStack:
+    """Fresh seeded SQLite CRM and tracker DB, then actions, Rasa and API, as tests/e2e/conftest.py does."""
+    rasa_port = free_port()
+    settings = Settings(
+        database_url=f"sqlite:///{workdir / 'crm.db'}",
+        tracker_database_url=f"sqlite:///{workdir / 'tracker.db'}",
+        api_port=free_port(),
+        rasa_port=rasa_port,
+        rasa_url=f"http://127.0.0.1:{rasa_port}",
+        action_port=free_port(),
+        redis_url=None,
+    )
+    prepare_database(settings.database_url)
+    processes: list[RunningProcess] = []
+    try:
+        for spec in service_specs(settings, model):
+            process = start(spec, log_dir=workdir / "logs")
+            processes.append(process)
+            wait_until_ready(process, READY_TIMEOUT_SECONDS)
+    except BaseException:
+        stop_all(processes)
+        raise
+    engine = make_engine(settings.database_url)
+    return FullStack(settings, processes, sessionmaker(engine, expire_on_commit=False))
+
+
+def start_bare_rasa(workdir: Path, model: Path) -> tuple[RunningProcess, str]:
+    """`rasa run` with the same model, its REST channel, no action endpoint, in-memory tracker store."""
+    endpoints = workdir / "bare_endpoints.yml"
+    endpoints.write_text(BARE_ENDPOINTS, encoding="utf-8")
+    port = free_port()
+    spec = ProcessSpec(
+        name="bare_rasa",
+        argv=[
+            str(RASA_BIN / "rasa"),
+            "run",
+            "--enable-api",
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--model",
+            str(model),
+            "--endpoints",
+            str(endpoints),
+            "--credentials",
+            str(PROJECT_ROOT / "credentials.yml"),
+        ],
+        health_url=f"http://127.0.0.1:{port}/status",
+        env=rasa_env(),
+    )
+    process = start(spec, log_dir=workdir / "logs")
+    try:
+        wait_until_ready(process, READY_TIMEOUT_SECONDS)
+    except BaseException:
+        stop_all([process])
+        raise
+    return process, f"http://127.0.0.1:{port}"
+
+
+def orders_with_owner_mobiles(session_factory: sessionmaker[Session]) -> list[tuple[str, str]]:
+    """(order_number, owner's mobile) of every seeded order: what a customer would type to look one up."""
+    with session_factory() as session:
+        rows = session.execute(
+            select(Order.order_number, Customer.mobile).join(Customer, Customer.id == Order.customer_id)
+        ).all()
+    return [(number, mobile) for number, mobile in rows]
+
+
+def demo_web_user_ids(session_factory: sessionmaker[Session]) -> list[str]:
+    with session_factory() as session:
+        return sorted(session.scalars(select(Customer.web_user_id).where(Customer.web_user_id.is_not(None))))

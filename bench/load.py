@@ -1,0 +1,219 @@
+"""Simulated customers chatting concurrently: each sends its next turn after the previous reply arrived."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import yaml
+
+from bench.stats import latency_summary
+
+SCENARIOS_PATH = Path(__file__).with_name("scenarios.yml")
+
+
+@dataclass(frozen=True)
+class Turn:
+    episode: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Customer:
+    user_id: str
+    turns: list[Turn]
+    web_user_id: str | None = None  # a demo customer the widget identifies (full stack only)
+
+
+@dataclass
+class Sample:
+    user_id: str
+    episode: str
+    seconds: float
+    ok: bool
+    replies: int
+
+
+@dataclass
+class LoadResult:
+    samples: list[Sample]
+    wall_seconds: float
+    warmup: list[Sample] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        ok = [s.seconds for s in self.samples if s.ok]
+        slowest = max(self.samples, key=lambda s: s.seconds)
+        return {
+            **latency_summary(ok, self.wall_seconds),
+            "errors": sum(not s.ok for s in self.samples),
+            "empty_replies": sum(s.ok and s.replies == 0 for s in self.samples),
+            "slowest": {"seconds": slowest.seconds, "episode": slowest.episode, "user_id": slowest.user_id},
+            "warmup_turns": len(self.warmup),
+            "warmup_seconds": [round(s.seconds, 4) for s in self.warmup],
+            "per_episode_p50": _per_episode_p50(self.samples),
+        }
+
+
+def _per_episode_p50(samples: list[Sample]) -> dict[str, float]:
+    from bench.stats import percentile
+
+    episodes = sorted({s.episode for s in samples})
+    return {
+        e: percentile([s.seconds for s in samples if s.episode == e and s.ok], 50)
+        for e in episodes
+        if any(s.episode == e and s.ok for s in samples)
+    }
+
+
+def load_scenarios(path: Path = SCENARIOS_PATH) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def build_customers(
+    scenarios: dict[str, Any],
+    orders: list[tuple[str, str]],
+    *,
+    customers: int,
+    turns: int,
+    seed: int,
+    run_id: str,
+    web_user_ids: list[str] | None = None,
+    identified_every: int = 4,
+) -> list[Customer]:
+    """Deterministic scripts: weighted episodes until each customer has exactly `turns` turns.
+
+    `orders` are (order_number, owner mobile) pairs from the CRM; every `identified_every`-th customer
+    chats as one of `web_user_ids` (when given).
+    """
+    if not orders:
+        raise ValueError("no orders to look up")
+    rng = random.Random(seed)
+    episodes = scenarios["episodes"]
+    weights = [e["weight"] for e in episodes]
+    result = []
+    for index in range(customers):
+        script: list[Turn] = []
+        while len(script) < turns:
+            episode = rng.choices(episodes, weights=weights)[0]
+            order_number, mobile = rng.choice(orders)
+            for step in episode["turns"]:
+                template = rng.choice(step["pick"]) if "pick" in step else step["fixed"]
+                script.append(
+                    Turn(episode["name"], template.format(order_number=order_number, mobile=mobile))
+                )
+        identified = web_user_ids and identified_every and index % identified_every == identified_every - 1
+        result.append(
+            Customer(
+                user_id=f"bench-{run_id}-{index:03d}",
+                turns=script[:turns],
+                web_user_id=web_user_ids[index // identified_every % len(web_user_ids)]
+                if identified
+                else None,
+            )
+        )
+    return result
+
+
+class Target(Protocol):
+    name: str
+
+    async def prepare(self, client: httpx.AsyncClient, customer: Customer) -> dict[str, Any]: ...
+
+    async def send(
+        self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]
+    ) -> int:
+        """Sends one message and returns the number of replies; raises on HTTP errors."""
+        ...
+
+
+@dataclass
+class ApiTarget:
+    """The full stack: the web widget endpoint of the API hub."""
+
+    base_url: str
+    name: str = "full_stack"
+
+    async def prepare(self, client: httpx.AsyncClient, customer: Customer) -> dict[str, Any]:
+        if customer.web_user_id is None:
+            return {}
+        response = await client.get(
+            f"{self.base_url}/api/widget/dev-identity", params={"web_user_id": customer.web_user_id}
+        )
+        response.raise_for_status()
+        return {"identity_token": response.json()["identity_token"]}
+
+    async def send(
+        self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]
+    ) -> int:
+        body = {"user_id": customer.user_id, "text": text, "client_message_id": uuid.uuid4().hex, **state}
+        response = await client.post(f"{self.base_url}/api/widget/messages", json=body)
+        response.raise_for_status()
+        return len(response.json()["replies"])
+
+
+@dataclass
+class RasaTarget:
+    """Bare Rasa: its REST channel, no hub, no action server."""
+
+    base_url: str
+    name: str = "bare_rasa"
+
+    async def prepare(self, client: httpx.AsyncClient, customer: Customer) -> dict[str, Any]:
+        return {}
+
+    async def send(
+        self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]
+    ) -> int:
+        response = await client.post(
+            f"{self.base_url}/webhooks/rest/webhook", json={"sender": customer.user_id, "message": text}
+        )
+        response.raise_for_status()
+        return len(response.json())
+
+
+async def _timed_send(
+    target: Target, client: httpx.AsyncClient, customer: Customer, turn: Turn, state: dict[str, Any]
+) -> Sample:
+    started = time.perf_counter()
+    try:
+        replies = await target.send(client, customer, turn.text, state)
+        ok = True
+    except httpx.HTTPError:
+        replies, ok = 0, False
+    return Sample(customer.user_id, turn.episode, time.perf_counter() - started, ok, replies)
+
+
+async def _chat(
+    target: Target, client: httpx.AsyncClient, customer: Customer, think_seconds: float, samples: list[Sample]
+) -> None:
+    state = await target.prepare(client, customer)
+    for turn in customer.turns:
+        samples.append(await _timed_send(target, client, customer, turn, state))
+        if think_seconds:
+            await asyncio.sleep(think_seconds)
+
+
+async def run_load(
+    target: Target,
+    customers: list[Customer],
+    warmup: list[Customer],
+    think_seconds: float = 0.0,
+    timeout_seconds: float = 30.0,
+) -> LoadResult:
+    """Warm-up customers chat one after another (not measured), then all customers at once."""
+    limits = httpx.Limits(max_connections=len(customers) + 4, max_keepalive_connections=len(customers) + 4)
+    async with httpx.AsyncClient(timeout=timeout_seconds, limits=limits, trust_env=False) as client:
+        warm: list[Sample] = []
+        for customer in warmup:
+            await _chat(target, client, customer, 0.0, warm)
+        samples: list[Sample] = []
+        started = time.perf_counter()
+        await asyncio.gather(*(_chat(target, client, c, think_seconds, samples) for c in customers))
+        wall = time.perf_counter() - started
+    return LoadResult(samples, wall, warm)

@@ -1,0 +1,199 @@
+"""NLU benchmark (rasa env): our pipeline vs Rasa's default Chinese pipeline vs TF-IDF + logistic regression.
+
+Usage (repo root, rasa env, PYTHONPATH=.):
+  python -m bench.nlu_eval --ours MODEL.tar.gz --eval tests/nlu/test_nlu.jsonl --out nlu.json
+
+(a) and (b) are loaded with rasa's Agent and scored on `agent.parse_message`, exactly what the server
+answers (FallbackClassifier's nlu_fallback is a miss). (b) is trained here from data/nlu + domain.yml
+with bench/configs/rasa_default_zh.yml, cached under var/bench/models by a hash of its inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.nlu_metrics import EvalFile, GoldRow, Prediction, load_eval_file, score
+from bench.patterns import compile_patterns, extract_entities
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "bench" / "configs" / "rasa_default_zh.yml"
+BENCH_MODELS = PROJECT_ROOT / "var" / "bench" / "models"
+RASA = Path(sys.executable).parent / "rasa"
+
+logger = logging.getLogger("bench.nlu_eval")
+
+
+def _fingerprint(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for root in paths:
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for file in files:
+            digest.update(str(file.relative_to(PROJECT_ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def ensure_default_model(retrain: bool) -> tuple[Path, float | None]:
+    """The baseline (b) model for the current data; returns (path, training seconds or None if reused)."""
+    inputs = [PROJECT_ROOT / "data" / "nlu", PROJECT_ROOT / "domain.yml", DEFAULT_CONFIG]
+    name = f"rasa-default-zh-{_fingerprint(inputs)}"
+    path = BENCH_MODELS / f"{name}.tar.gz"
+    if path.exists() and not retrain:
+        logger.info("Baseline (b) is up to date: %s", path.name)
+        return path, None
+    BENCH_MODELS.mkdir(parents=True, exist_ok=True)
+    logger.info("Training baseline (b) with %s ...", DEFAULT_CONFIG.name)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
+        env = {
+            **os.environ,
+            "RASA_CACHE_DIRECTORY": cache,
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        subprocess.run(
+            [
+                str(RASA),
+                "train",
+                "nlu",
+                "-c",
+                str(DEFAULT_CONFIG),
+                "-u",
+                "data/nlu",
+                "-d",
+                "domain.yml",
+                "--out",
+                str(BENCH_MODELS),
+                "--fixed-model-name",
+                name,
+                "--quiet",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return path, time.perf_counter() - started
+
+
+def training_labels() -> tuple[Any, set[str]]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(PROJECT_ROOT / "data" / "nlu"))
+    labels = {ex.get("intent_response_key") or ex.get("intent") for ex in data.intent_examples}
+    return data, {label for label in labels if label}
+
+
+async def rasa_predictions(model: Path, rows: list[GoldRow]) -> tuple[list[Prediction], float]:
+    """Parse every row with the model the way the server does; returns predictions and mean parse seconds."""
+    from rasa.core.agent import Agent
+
+    from tests.nlu.evaluate_parse import predicted_intent
+
+    agent = Agent.load(str(model))
+    predictions = []
+    started = time.perf_counter()
+    for row in rows:
+        parse = await agent.parse_message(row.text)
+        entities = tuple((e["entity"], str(e["value"])) for e in parse.get("entities", []))
+        predictions.append(Prediction(predicted_intent(parse), entities))
+    return predictions, (time.perf_counter() - started) / len(rows)
+
+
+def tfidf_predictions(training_data: Any, rows: list[GoldRow]) -> tuple[list[Prediction], float, float]:
+    """Baseline (c): char n-gram TF-IDF + logistic regression; entities from the data/nlu patterns."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = [ex.get("text") for ex in training_data.intent_examples]
+    labels = [ex.get("intent_response_key") or ex.get("intent") for ex in training_data.intent_examples]
+    started = time.perf_counter()
+    classifier = make_pipeline(
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
+        LogisticRegression(C=10.0, max_iter=3000),
+    )
+    classifier.fit(texts, labels)
+    train_seconds = time.perf_counter() - started
+    patterns = compile_patterns(
+        [(r["name"], r["pattern"]) for r in training_data.regex_features],
+        [(t["name"], t["elements"]) for t in training_data.lookup_tables],
+    )
+    synonyms = dict(training_data.entity_synonyms)
+    started = time.perf_counter()
+    predicted = classifier.predict([row.text for row in rows])
+    predictions = [
+        Prediction(str(label), tuple(extract_entities(row.text, patterns, synonyms)))
+        for row, label in zip(rows, predicted, strict=True)
+    ]
+    return predictions, train_seconds, (time.perf_counter() - started) / len(rows)
+
+
+async def evaluate(ours: Path, eval_path: Path, retrain: bool) -> dict[str, Any]:
+    training_data, known = training_labels()
+    eval_file: EvalFile = load_eval_file(eval_path, known)
+    if eval_file.unknown:
+        logger.warning(
+            "%d rows with labels unknown to the training data (not scored): %s",
+            len(eval_file.unknown),
+            ", ".join(eval_file.unknown_labels),
+        )
+    default_model, default_train_seconds = ensure_default_model(retrain)
+    systems: dict[str, Any] = {}
+    for key, model in (("ours", ours), ("rasa_default", default_model)):
+        logger.info("Scoring %s (%s)", key, model.name)
+        predictions, parse_seconds = await rasa_predictions(model, eval_file.rows)
+        systems[key] = {
+            **score(eval_file.rows, predictions),
+            "model": model.name,
+            "mean_parse_seconds": parse_seconds,
+        }
+    systems["rasa_default"]["train_seconds"] = default_train_seconds
+    predictions, train_seconds, predict_seconds = tfidf_predictions(training_data, eval_file.rows)
+    systems["tfidf_logreg"] = {
+        **score(eval_file.rows, predictions),
+        "model": "in-memory",
+        "train_seconds": train_seconds,
+        "mean_parse_seconds": predict_seconds,
+    }
+    return {
+        "eval_file": str(eval_path),
+        "rows": len(eval_file.rows) + len(eval_file.unknown),
+        "scored_rows": len(eval_file.rows),
+        "unknown_rows": len(eval_file.unknown),
+        "unknown_labels": eval_file.unknown_labels,
+        "training_examples": len(training_data.intent_examples),
+        "systems": systems,
+    }
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("rasa", "tensorflow", "absl", "jieba"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--ours", type=Path, required=True, help="our trained model (stack.model.ensure_model)"
+    )
+    parser.add_argument("--eval", type=Path, default=PROJECT_ROOT / "tests" / "nlu" / "test_nlu.jsonl")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--retrain-default", action="store_true", help="train (b) even if cached")
+    args = parser.parse_args()
+    result = asyncio.run(evaluate(args.ours, args.eval, args.retrain_default))
+    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""Targets (reported, never asserted) and the Markdown report of one benchmark run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+SYSTEM_TITLES = {
+    "ours": "(a) our pipeline (config.yml)",
+    "rasa_default": "(b) Rasa default zh (Jieba+CountVectors+DIET)",
+    "tfidf_logreg": "(c) TF-IDF char 1-4 + LogisticRegression",
+}
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    name: str
+    target: str
+    measured: str
+    passed: bool | None  # None: not measured in this run
+
+    @property
+    def verdict(self) -> str:
+        return "n/a" if self.passed is None else ("PASS" if self.passed else "MISS")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _s(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f} s"
+
+
+def check_targets(results: dict[str, Any]) -> list[TargetCheck]:
+    checks: list[TargetCheck] = []
+    systems = results.get("nlu", {}).get("systems", {})
+    if "ours" in systems:
+        ours = systems["ours"]["intent_accuracy"]
+        others = [systems[k]["intent_accuracy"] for k in ("rasa_default", "tfidf_logreg") if k in systems]
+        checks.append(TargetCheck("intent accuracy", ">= 95%", _pct(ours), ours >= 0.95))
+        checks.append(
+            TargetCheck(
+                "ahead of both baselines",
+                "> (b) and (c)",
+                " / ".join(_pct(v) for v in [ours, *others]),
+                all(ours > o for o in others),
+            )
+        )
+    serving = results.get("serving", {})
+    full, bare = serving.get("full_stack"), serving.get("bare_rasa")
+    if full and bare:
+        ratio = full["p50"] / bare["p50"]
+        checks.append(TargetCheck("full-stack p50 / bare p50", "<= 1.5x", f"{ratio:.2f}x", ratio <= 1.5))
+    if full:
+        checks.append(
+            TargetCheck(
+                f"full-stack p99 at {serving.get('customers')} customers",
+                "< 1 s",
+                _s(full["p99"]),
+                full["p99"] < 1.0,
+            )
+        )
+        checks.append(
+            TargetCheck(
+                "no reply slower than 5 s",
+                "0 over 5 s",
+                f"{full['over_wechat_window']} over, max {_s(full['max'])}",
+                full["over_wechat_window"] == 0 and full["errors"] == 0,
+            )
+        )
+    training = results.get("training", {}).get("full")
+    if training:
+        checks.append(
+            TargetCheck(
+                "full training", "<= 180 s", f"{training['seconds']:.0f} s", training["seconds"] <= 180
+            )
+        )
+    faq = results.get("edits", {}).get("faq")
+    if faq:
+        checks.append(
+            TargetCheck(
+                "FAQ answer edit live",
+                "<= 5 s",
+                _s(faq["seconds"]),
+                bool(faq["served"]) and faq["seconds"] <= 5.0,
+            )
+        )
+    return checks
+
+
+def _nlu_section(nlu: dict[str, Any]) -> list[str]:
+    systems = nlu["systems"]
+    keys = [k for k in SYSTEM_TITLES if k in systems]
+    lines = [
+        "## NLU",
+        "",
+        f"Test file `{nlu['eval_file']}`: {nlu['rows']} rows, {nlu['scored_rows']} scored, "
+        f"{nlu['unknown_rows']} with labels unknown to the training data"
+        + (f" ({', '.join(nlu['unknown_labels'])})" if nlu["unknown_labels"] else "")
+        + f"; {nlu['training_examples']} training examples.",
+        "",
+        "| metric | " + " | ".join(SYSTEM_TITLES[k] for k in keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
+
+    def row(name: str, fn: Any) -> None:
+        lines.append(f"| {name} | " + " | ".join(fn(systems[k]) for k in keys) + " |")
+
+    row("intent accuracy", lambda s: _pct(s["intent_accuracy"]))
+    row("intent macro-F1", lambda s: f"{s['macro_f1']:.3f}")
+    row("intent + FAQ key accuracy", lambda s: _pct(s["full_label_accuracy"]))
+    row("FAQ key accuracy", lambda s: f"{_pct(s['faq_key_accuracy'])} (n={s['faq_examples']})")
+    row(
+        "out_of_scope precision / recall",
+        lambda s: (
+            "n/a"
+            if not s["out_of_scope"]
+            else f"{_pct(s['out_of_scope']['precision'])} / {_pct(s['out_of_scope']['recall'])}"
+        ),
+    )
+    row("nlu_fallback answers", lambda s: str(s["fallback_predictions"]))
+    entity_types = sorted({e for k in keys for e in systems[k]["entities"]})
+    for entity in entity_types:
+        row(
+            f"entity F1 `{entity}`",
+            lambda s, e=entity: (
+                "n/a"
+                if e not in s["entities"]
+                else f"{s['entities'][e]['f1']:.3f} (n={s['entities'][e]['support']:.0f})"
+            ),
+        )
+    row(
+        "training time",
+        lambda s: (
+            "reused"
+            if s.get("train_seconds") is None and s["model"] != "in-memory"
+            else _s(s.get("train_seconds"))
+        ),
+    )
+    row("mean parse time", lambda s: f"{1000 * s['mean_parse_seconds']:.1f} ms")
+    intents = sorted({i for k in keys for i in systems[k]["per_intent"]})
+    lines += [
+        "",
+        "Per-intent F1:",
+        "",
+        "| intent | n | " + " | ".join(k for k in keys) + " |",
+        "|---|---|" + "---|" * len(keys),
+    ]
+    for intent in intents:
+        support = systems[keys[0]]["per_intent"].get(intent, {}).get("support", 0)
+        lines.append(
+            f"| {intent} | {support:.0f} | "
+            + " | ".join(f"{systems[k]['per_intent'].get(intent, {}).get('f1', 0.0):.2f}" for k in keys)
+            + " |"
+        )
+    return lines
+
+
+def _serving_section(serving: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Serving",
+        "",
+        f"{serving['customers']} concurrent customers × {serving['turns']} turns, think time "
+        f"{serving['think_seconds']} s, {serving['warmup_turns']} warm-up turns per target (not measured).",
+        "",
+        "| target | messages | errors | msg/s | p50 | p95 | p99 | max | > 5 s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in ("full_stack", "bare_rasa"):
+        s = serving.get(name)
+        if s:
+            lines.append(
+                f"| {name} | {s['messages']} | {s['errors']} | {s['messages_per_second']:.1f} | "
+                f"{_s(s['p50'])} | {_s(s['p95'])} | {_s(s['p99'])} | {_s(s['max'])} | "
+                f"{s['over_wechat_window']} |"
+            )
+    if serving.get("overhead"):
+        o = serving["overhead"]
+        lines += [
+            "",
+            "Overhead full stack / bare Rasa: "
+            + ", ".join(f"{k} {v:.2f}x" for k, v in o.items() if v is not None),
+        ]
+    if serving.get("memory"):
+        lines += ["", "| process | peak RSS (VmHWM) | RSS at end | processes |", "|---|---|---|---|"]
+        for name, m in serving["memory"].items():
+            lines.append(f"| {name} | {m['peak_mib']} MiB | {m['rss_mib']} MiB | {m['processes']} |")
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{m['date']} · {m['cpu_model']} · {m['cores']} cores ({m['usable_cores']} usable) · "
+        f"{m['memory_gib']} GiB · load average at start "
+        f"{', '.join(f'{x:.2f}' for x in m['load_average_at_start'])}"
+        f" · total run {results.get('total_seconds', 0):.0f} s",
+        "",
+        "## Targets",
+        "",
+        "| target | goal | measured | verdict |",
+        "|---|---|---|---|",
+        *(f"| {c.name} | {c.target} | {c.measured} | {c.verdict} |" for c in check_targets(results)),
+        "",
+    ]
+    if "nlu" in results:
+        lines += [*_nlu_section(results["nlu"]), ""]
+    if "serving" in results:
+        lines += [*_serving_section(results["serving"]), ""]
+    training, edits = results.get("training", {}), results.get("edits", {})
+    if training or edits:
+        lines += ["## Training and edit-to-live", "", "| measurement | seconds | notes |", "|---|---|---|"]
+        if training.get("full"):
+            lines.append(
+                f"| full `rasa train` (forced, cold cache) | {training['full']['seconds']:.1f} | "
+                "core + NLU, config.yml |"
+            )
+        if edits.get("faq"):
+            f = edits["faq"]
+            lines.append(
+                f"| FAQ answer edit → served via API | {_s(f['seconds'])} | key `{f['key']}`, "
+                f"{f['polls']} polls, served={f['served']} |"
+            )
+        if edits.get("nlu"):
+            n = edits["nlu"]
+            lines.append(
+                f"| NLU example edit → served via API | {_s(n['seconds'])} | train {n['train_seconds']:.1f} s"
+                f" (warm cache) + PUT /model {n['load_seconds']:.1f} s; key `{n['key']}`; answered before "
+                f"edit: {n['answered_before_edit']}; served={n['served']} |"
+            )
+        lines.append("")
+    if results.get("notes"):
+        lines += ["## Notes", "", *(f"- {note}" for note in results["notes"]), ""]
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Latency statistics, baseline entity patterns, /proc parsing and the target verdicts of bench/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.memory import peak_memory_mib, status_kib
+from bench.patterns import compile_patterns, extract_entities
+from bench.report import check_targets
+from bench.stats import latency_summary, percentile
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    values = [0.1, 0.2, 0.3, 0.4, 1.0]
+    assert percentile(values, 50) == pytest.approx(0.3)
+    assert percentile(values, 95) == pytest.approx(0.88)
+    assert percentile(values, 0) == 0.1 and percentile(values, 100) == 1.0
+    assert percentile([2.0], 99) == 2.0
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_latency_summary_counts_throughput_and_replies_over_five_seconds() -> None:
+    summary = latency_summary([0.5, 0.5, 6.0, 1.0], wall_seconds=2.0)
+    assert summary["messages_per_second"] == 2.0
+    assert summary["over_wechat_window"] == 1
+    assert summary["max"] == 6.0
+
+
+def test_patterns_extract_every_match_longest_lookup_first_and_map_synonyms() -> None:
+    patterns = compile_patterns(
+        [("order_id", r"[DＤ]{2}[0-9０-９]{12}")], [("business", ["汽车", "汽车美容", "包间"])]
+    )
+    synonyms = {"汽车美容": "car_care", "包间": "restaurant"}
+    found = extract_entities("dd202601010001 汽车美容和包间", patterns, synonyms)
+    assert found == [("order_id", "dd202601010001"), ("business", "car_care"), ("business", "restaurant")]
+
+
+def test_status_kib_and_peak_memory_read_a_process_tree(tmp_path: Path) -> None:
+    for pid, children, hwm in ((10, "11", 2048), (11, "", 1024)):
+        (tmp_path / str(pid) / "task" / str(pid)).mkdir(parents=True)
+        (tmp_path / str(pid) / "task" / str(pid) / "children").write_text(children)
+        (tmp_path / str(pid) / "status").write_text(f"Name:\tx\nVmHWM:\t {hwm} kB\nVmRSS:\t  512 kB\n")
+    assert status_kib("VmHWM:\t 42 kB\n", "VmHWM") == 42
+    assert peak_memory_mib(10, proc=tmp_path) == {"peak_mib": 3.0, "rss_mib": 1.0, "processes": 2}
+
+
+def test_targets_pass_and_miss() -> None:
+    results = {
+        "nlu": {
+            "systems": {
+                "ours": {"intent_accuracy": 0.96},
+                "rasa_default": {"intent_accuracy": 0.97},
+                "tfidf_logreg": {"intent_accuracy": 0.9},
+            }
+        },
+        "serving": {
+            "customers": 20,
+            "full_stack": {"p50": 0.3, "p99": 1.2, "max": 1.5, "over_wechat_window": 0, "errors": 0},
+            "bare_rasa": {"p50": 0.25},
+        },
+        "training": {"full": {"seconds": 200.0}},
+        "edits": {"faq": {"served": True, "seconds": 0.4}},
+    }
+    verdicts = {c.name: c.verdict for c in check_targets(results)}
+    assert verdicts == {
+        "intent accuracy": "PASS",
+        "ahead of both baselines": "MISS",
+        "full-stack p50 / bare p50": "PASS",
+        "full-stack p99 at 20 customers": "MISS",
+        "no reply slower than 5 s": "PASS",
+        "full training": "MISS",
+        "FAQ answer edit live": "PASS",
+    }
