@@ -170,16 +170,19 @@ async def _store_of(tracker: Tracker) -> StoreOut | None:
     return await in_session(store_service.get_store, code=code)
 
 
-def _draft(tracker: Tracker) -> booking_service.BookingDraft | None:
+def _draft(tracker: Tracker, *, complete: bool = True) -> booking_service.BookingDraft | None:
     """The booking as far as the slots describe it; None while something it needs is missing."""
     business = tracker.get_slot(BUSINESS)
     if business not in BUSINESS_SLOTS:
         return None
     values = {slot: tracker.get_slot(slot) for slot in BUSINESS_SLOTS[business]}
-    if any(value in (None, "") or str(value).startswith(INVALID) for value in values.values()):
+    # The calendar can be checked before the plate (and a hotel's guest count) are known.
+    optional = {PLATE, PARTY} - ({PARTY} if business == "restaurant" else set()) if not complete else set()
+    if any(value in (None, "") or str(value).startswith(INVALID) for slot, value in values.items() if slot not in optional):
         return None
+    values = {slot: value for slot, value in values.items() if value not in (None, "") and not str(value).startswith(INVALID)}
     day = date.fromisoformat(values[DATE])
-    clock = time.fromisoformat(values[TIME]) if TIME in values else time(12, 0)
+    clock = time.fromisoformat(values[TIME]) if TIME in values else time(12, 0)  # hotels: the day counts
     return booking_service.BookingDraft(
         business_code=business,
         store_code=values[STORE],
@@ -248,7 +251,7 @@ class ValidateBookingForm(FormValidationAction):
         tracker.add_slots(events)
         if changed - {CONFIRM, PHONE, NAME, NEW_CUSTOMER, INVALID_ATTEMPTS}:
             events.append(SlotSet(CONFIRM, None))  # anything changed: summarise again before booking
-        draft = _draft(tracker)
+        draft = _draft(tracker, complete=False)
         if draft is None or tracker.get_slot(CONFIRM):
             return events
         problem = await in_session(booking_service.check_booking, draft=draft, now=datetimes.now())
