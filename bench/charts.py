@@ -21,7 +21,11 @@ from bench.report import SYSTEM_TITLES
 
 def latency_chart(serving: dict[str, Any], out: Path) -> Path:
     figure, (hist, cdf) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for name, colour in (("full_stack", "tab:blue"), ("bare_rasa", "tab:orange")):
+    for name, colour in (
+        ("full_stack", "tab:blue"),
+        ("stack_rasa", "tab:green"),
+        ("bare_rasa", "tab:orange"),
+    ):
         values = np.array(serving.get("latencies", {}).get(name, [])) * 1000
         if not values.size:
             continue

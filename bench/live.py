@@ -73,8 +73,9 @@ def start_full_stack(workdir: Path, model: Path) -> FullStack:
     return FullStack(settings, processes, sessionmaker(engine, expire_on_commit=False))
 
 
-def start_bare_rasa(workdir: Path, model: Path) -> tuple[RunningProcess, str]:
+def start_bare_rasa(workdir: Path, model: Path, *, wait: bool = True) -> tuple[RunningProcess, str]:
     """`rasa run` with the same model, its REST channel, no action endpoint, in-memory tracker store."""
+    workdir.mkdir(parents=True, exist_ok=True)
     endpoints = workdir / "bare_endpoints.yml"
     endpoints.write_text(BARE_ENDPOINTS, encoding="utf-8")
     port = free_port()
@@ -99,6 +100,8 @@ def start_bare_rasa(workdir: Path, model: Path) -> tuple[RunningProcess, str]:
         env=rasa_env(),
     )
     process = start(spec, log_dir=workdir / "logs")
+    if not wait:
+        return process, f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(process, READY_TIMEOUT_SECONDS)
     except BaseException:

@@ -164,10 +164,14 @@ def _serving_section(serving: dict[str, Any]) -> list[str]:
         f"{serving['customers']} concurrent customers × {serving['turns']} turns, think time "
         f"{serving['think_seconds']} s, {serving['warmup_turns']} warm-up turns per target (not measured).",
         "",
+        "full_stack: API hub -> Rasa -> action server -> CRM. stack_rasa: the same Rasa server (SQL tracker "
+        "store, action server) called directly, without the hub. bare_rasa: same model, no action endpoint, "
+        "in-memory tracker store.",
+        "",
         "| target | messages | errors | msg/s | p50 | p95 | p99 | max | > 5 s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in ("full_stack", "bare_rasa"):
+    for name in ("full_stack", "stack_rasa", "bare_rasa"):
         s = serving.get(name)
         if s:
             lines.append(

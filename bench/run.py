@@ -25,6 +25,7 @@ from typing import Any
 
 from bench import edits
 from bench.live import (
+    READY_TIMEOUT_SECONDS,
     FullStack,
     demo_web_user_ids,
     orders_with_owner_mobiles,
@@ -39,7 +40,7 @@ from bench.stats import ratio
 from core.settings import PROJECT_ROOT
 from stack.model import ensure_model, model_path_for, rasa_env, training_fingerprint
 from stack.paths import RASA_BIN
-from stack.processes import stop_all
+from stack.processes import stop_all, wait_until_ready
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
 RASA_PYTHON = RASA_BIN / "python"
@@ -101,9 +102,16 @@ def run_serving_and_edits(
     model: Path, args: argparse.Namespace, workdir: Path, results: dict[str, Any]
 ) -> None:
     run_id = uuid.uuid4().hex[:6]
-    logger.info("Starting the full stack (API, Rasa, action server) on free ports under %s", workdir)
-    stack = start_full_stack(workdir / "stack", model)
+    # Bare Rasa loads its model while the stack starts (start-up is not measured); it is idle until its turn.
+    bare_process, bare_url = start_bare_rasa(workdir / "bare", model, wait=False)
     try:
+        logger.info("Starting the full stack (API, Rasa, action server) on free ports under %s", workdir)
+        stack = start_full_stack(workdir / "stack", model)
+    except BaseException:
+        stop_all([bare_process])
+        raise
+    try:
+        wait_until_ready(bare_process, READY_TIMEOUT_SECONDS)
         customers, warmup = _customers(stack, args, run_id)
         logger.info("Full stack: %d customers x %d turns", len(customers), args.turns)
         full = asyncio.run(run_load(ApiTarget(stack.api_url), customers, warmup, args.think))
@@ -123,8 +131,20 @@ def run_serving_and_edits(
             stack.api_url, stack.session_factory, **load_scenarios()["faq_edit"]
         )
 
-        logger.info("Starting bare Rasa (same model, REST channel, no action endpoint, in-memory trackers)")
-        bare_process, bare_url = start_bare_rasa(workdir / "stack", model)
+        # Breakdown of the overhead: the stack's own Rasa (SQL tracker store + action server), no hub.
+        logger.info("Stack's Rasa directly (actions + SQL tracker store, without the API hub)")
+        direct = asyncio.run(
+            run_load(
+                RasaTarget(stack.settings.rasa_url, name="stack_rasa"),
+                _anonymous(customers, "direct"),
+                _anonymous(warmup, "direct"),
+                args.think,
+            )
+        )
+        serving["stack_rasa"] = _load_summary(direct)
+        serving["latencies"]["stack_rasa"] = [s.seconds for s in direct.samples if s.ok]
+
+        logger.info("Bare Rasa (same model, REST channel, no action endpoint, in-memory trackers)")
         try:
             bare = asyncio.run(
                 run_load(
@@ -161,6 +181,7 @@ def run_serving_and_edits(
                 **load_scenarios()["nlu_edit"],
             )
     finally:
+        stop_all([bare_process])
         stack.stop()
 
 
@@ -202,6 +223,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated parts to skip: nlu, serving, training",
     )
     parser.add_argument("--retrain-default", action="store_true", help="retrain baseline (b) even if cached")
+    parser.add_argument("--model", type=Path, help="model to benchmark (default: stack.model.ensure_model())")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--keep-workdir", action="store_true", help="keep the temp dir (logs, DBs, models)")
     return parser.parse_args(argv)
@@ -222,9 +244,9 @@ def main(argv: list[str] | None = None) -> None:
         "seed": args.seed,
         "skip": sorted(args.skip),
     }
-    fresh = not model_path_for(training_fingerprint()).exists()
+    fresh = args.model is None and not model_path_for(training_fingerprint()).exists()
     model_started = time.perf_counter()
-    model = ensure_model()
+    model = args.model.resolve() if args.model else ensure_model()
     results["model"] = {
         "path": model.name,
         "trained_now": fresh,
