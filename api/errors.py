@@ -35,4 +35,6 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
         logger.info("Rejected malformed request to %s: %s", request.url.path, errors)
-        return JSONResponse(status_code=422, content=error_body("invalid_request", text("invalid_request"), errors=errors))
+        return JSONResponse(
+            status_code=422, content=error_body("invalid_request", text("invalid_request"), errors=errors)
+        )

@@ -6,8 +6,10 @@ import argparse
 import logging
 import signal
 import socket
+import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from core.settings import Settings, get_settings
@@ -58,9 +60,9 @@ def run(settings: Settings) -> None:
     processes: list[RunningProcess] = []
     signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        for spec in service_specs(settings, model_path):
-            process = start(spec)
-            processes.append(process)
+        # All three start at once; Rasa loading its model is the long pole (TensorFlow start-up).
+        processes.extend(start(spec) for spec in service_specs(settings, model_path))
+        for process in processes:
             wait_until_ready(process, READY_TIMEOUT_SECONDS)
         url = f"http://{settings.api_host}:{settings.api_port}"
         print(  # noqa: T201 - the one thing a person running `make run` needs to see
@@ -81,15 +83,21 @@ def run(settings: Settings) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["run", "prepare"], nargs="?", default="run")
     args = parser.parse_args()
     settings = get_settings()
-    if args.command == "prepare":
-        prepare_database(settings.database_url)
-        ensure_model()
-    else:
-        run(settings)
+    try:
+        if args.command == "prepare":
+            prepare_database(settings.database_url)
+            ensure_model()
+        else:
+            run(settings)
+    except subprocess.CalledProcessError as exc:
+        sys.exit(
+            f"\n{Path(exc.cmd[0]).name} {exc.cmd[1]} failed (exit code {exc.returncode}); see its output above."
+        )
 
 
 if __name__ == "__main__":

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
+
 from crm.db import make_engine
 from crm.migrate import upgrade_to_head
 from crm.seed import seed_demo_tenant
-from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from api.channels.identity import WEB_USER_ID_RE, sign_web_user_id, verify_identity_token
-from api.errors import CustomerFacingError
 from api.deps import HubDep, SettingsDep
+from api.errors import CustomerFacingError
 from api.hub.conversation_hub import InboundMessage
 from api.texts import text
 from crm.schemas import MessageOut
@@ -142,4 +142,6 @@ async def get_dev_identity(
     """Development only: signs a web_user_id (e.g. demo-gold) the way the embedding site would."""
     if settings.app_env != "development":
         raise HTTPException(status_code=404, detail="Not found")
-    return DevIdentityOut(web_user_id=web_user_id, identity_token=sign_web_user_id(web_user_id, settings.widget_secret))
+    return DevIdentityOut(
+        web_user_id=web_user_id, identity_token=sign_web_user_id(web_user_id, settings.widget_secret)
+    )

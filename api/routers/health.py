@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import httpx
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel

@@ -45,6 +45,8 @@ def make_tracker() -> TrackerFactory:
 
 
 @pytest.fixture(autouse=True)
-def crm_sessionmaker(seeded_sessionmaker: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> sessionmaker[Session]:
+def crm_sessionmaker(
+    seeded_sessionmaker: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> sessionmaker[Session]:
     monkeypatch.setattr("actions.crm.get_sessionmaker", lambda: seeded_sessionmaker)
     return seeded_sessionmaker

@@ -30,7 +30,10 @@ async def test_session_start_loads_the_customer_named_in_the_channel_metadata(
     with crm_sessionmaker() as session:
         customer = session.scalar(select(Customer).where(Customer.web_user_id == "demo-platinum"))
     tracker = make_tracker(
-        slots={"session_started_metadata": {"customer_id": customer.id, "channel": "web"}, "order_id": "DD202611200017"}
+        slots={
+            "session_started_metadata": {"customer_id": customer.id, "channel": "web"},
+            "order_id": "DD202611200017",
+        }
     )
     events = await ActionSessionStart().run(CollectingDispatcher(), tracker, DOMAIN)
 
@@ -45,13 +48,17 @@ async def test_session_start_loads_the_customer_named_in_the_channel_metadata(
     assert slots["order_id"] == "DD202611200017"  # carried over from the previous session
 
 
-async def test_session_start_without_metadata_leaves_the_visitor_anonymous(make_tracker: TrackerFactory) -> None:
+async def test_session_start_without_metadata_leaves_the_visitor_anonymous(
+    make_tracker: TrackerFactory,
+) -> None:
     events = await ActionSessionStart().run(CollectingDispatcher(), make_tracker(), DOMAIN)
     assert SlotSet("customer_identified", False) in events
     assert slot_values(events)["customer_id"] is None
 
 
-async def test_session_start_with_an_unknown_customer_id_stays_anonymous(make_tracker: TrackerFactory) -> None:
+async def test_session_start_with_an_unknown_customer_id_stays_anonymous(
+    make_tracker: TrackerFactory,
+) -> None:
     tracker = make_tracker(slots={"session_started_metadata": {"customer_id": 987654321}})
     events = await ActionSessionStart().run(CollectingDispatcher(), tracker, DOMAIN)
     assert SlotSet("customer_identified", False) in events
@@ -161,7 +168,12 @@ async def test_below_the_answer_threshold_the_top_questions_are_offered_not_gues
     message = dispatcher.messages[0]
     assert message["text"] == "您是想问："
     titles = [button["title"] for button in message["buttons"]]
-    assert titles == [questions["parking"], questions["business_hours"], questions["store_locations"], "都不是，转人工"]
+    assert titles == [
+        questions["parking"],
+        questions["business_hours"],
+        questions["store_locations"],
+        "都不是，转人工",
+    ]
     assert all(b["payload"] == b["title"] for b in message["buttons"][:3])
 
 
@@ -170,11 +182,15 @@ async def test_pressing_a_suggested_question_answers_it(
 ) -> None:
     with crm_sessionmaker() as session:
         entry = session.scalar(
-            select(FaqEntry).where(FaqEntry.key == "parking", FaqEntry.business_code.is_(None), FaqEntry.store_id.is_(None))
+            select(FaqEntry).where(
+                FaqEntry.key == "parking", FaqEntry.business_code.is_(None), FaqEntry.store_id.is_(None)
+            )
         )
     # Even if the model is unsure about the canonical question, the button press is unambiguous.
     tracker = make_tracker(
-        intent="faq", text=entry.question_zh, response_selector=ranked_selection([("wifi", 0.2), ("parking", 0.19)])
+        intent="faq",
+        text=entry.question_zh,
+        response_selector=ranked_selection([("wifi", 0.2), ("parking", 0.19)]),
     )
     dispatcher = CollectingDispatcher()
     await ActionAnswerFaq().run(dispatcher, tracker, DOMAIN_WITH_SUGGESTIONS)

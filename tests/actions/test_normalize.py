@@ -30,7 +30,9 @@ def test_order_numbers_are_recognised_however_they_are_typed(text: str) -> None:
     assert find_order_number(text) == "DD202611200017"
 
 
-@pytest.mark.parametrize("text", ["DD20261120001", "2026112000171234", "我的订单到哪了", "123456789012", "DD2026112000178"])
+@pytest.mark.parametrize(
+    "text", ["DD20261120001", "2026112000171234", "我的订单到哪了", "123456789012", "DD2026112000178"]
+)
 def test_non_order_numbers_are_not_invented(text: str) -> None:
     assert find_order_number(text) is None
 
@@ -69,7 +71,16 @@ def test_a_ten_digit_number_is_a_failed_phone_attempt() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("两位", 2), ("十五个人", 15), ("3个人", 3), ("一家三口", 3), ("6", 6), ("我们二十来个人", 20), ("四位", 4), ("明天", None)],
+    [
+        ("两位", 2),
+        ("十五个人", 15),
+        ("3个人", 3),
+        ("一家三口", 3),
+        ("6", 6),
+        ("我们二十来个人", 20),
+        ("四位", 4),
+        ("明天", None),
+    ],
 )
 def test_party_sizes(text: str, expected: int | None) -> None:
     assert parse_count(text) == expected

@@ -54,7 +54,11 @@ def post(client: TestClient, **body: object) -> httpx.Response:
 
 def rows(factory: sessionmaker[Session], conversation_id: int) -> list[Message]:
     with factory() as session:
-        return list(session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)))
+        return list(
+            session.scalars(
+                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            )
+        )
 
 
 def test_identified_message_reaches_rasa_with_metadata_and_both_directions_are_stored(
@@ -76,11 +80,16 @@ def test_identified_message_reaches_rasa_with_metadata_and_both_directions_are_s
     assert sent["metadata"]["tier"] == (customer.tier_override or customer.tier)
     assert sent["metadata"]["channel"] == "web"
     stored = rows(seeded_sessionmaker, body["conversation_id"])
-    assert [(m.direction, m.sender, m.text) for m in stored] == [("in", "customer", "你好"), ("out", "bot", "您好，我是小悦")]
+    assert [(m.direction, m.sender, m.text) for m in stored] == [
+        ("in", "customer", "你好"),
+        ("out", "bot", "您好，我是小悦"),
+    ]
     assert stored[1].reply_to_id == stored[0].id
 
 
-def test_anonymous_visitor_cannot_claim_a_customer_by_user_id(client: TestClient, fake_rasa: FakeRasa) -> None:
+def test_anonymous_visitor_cannot_claim_a_customer_by_user_id(
+    client: TestClient, fake_rasa: FakeRasa
+) -> None:
     response = client.post("/api/widget/messages", json={"user_id": "demo-gold", "text": "我的订单"})
     assert response.status_code == 200
     assert fake_rasa.requests[0]["metadata"]["customer_id"] is None
@@ -99,7 +108,8 @@ def test_button_payload_goes_to_rasa_and_its_title_to_the_transcript(
     client: TestClient, fake_rasa: FakeRasa, seeded_sessionmaker: sessionmaker[Session]
 ) -> None:
     fake_rasa.behaviour = lambda body: httpx.Response(
-        200, json=[{"text": "请问您想了解什么？", "buttons": [{"title": "转人工", "payload": "/request_human"}]}]
+        200,
+        json=[{"text": "请问您想了解什么？", "buttons": [{"title": "转人工", "payload": "/request_human"}]}],
     )
     body = post(client, text="转人工", payload="/request_human").json()
     assert fake_rasa.requests[0]["message"] == "/request_human"
@@ -132,7 +142,12 @@ def test_rasa_failure_gets_a_polite_busy_reply_keeps_the_message_and_the_convers
     assert after["conversation_id"] == during["conversation_id"]
     assert after["replies"][0]["sender"] == "bot"
     stored = rows(seeded_sessionmaker, during["conversation_id"])
-    assert [(m.direction, m.sender) for m in stored] == [("in", "customer"), ("out", "system"), ("in", "customer"), ("out", "bot")]
+    assert [(m.direction, m.sender) for m in stored] == [
+        ("in", "customer"),
+        ("out", "system"),
+        ("in", "customer"),
+        ("out", "bot"),
+    ]
 
 
 def test_retry_returns_the_stored_replies_without_asking_rasa_again(
@@ -151,7 +166,9 @@ def test_conversation_owned_by_an_agent_is_not_sent_to_rasa(
 ) -> None:
     first = post(client, text="转人工").json()
     with seeded_sessionmaker.begin() as session:
-        session.execute(update(Conversation).where(Conversation.id == first["conversation_id"]).values(owner="agent"))
+        session.execute(
+            update(Conversation).where(Conversation.id == first["conversation_id"]).values(owner="agent")
+        )
     second = post(client, text="你好，有人吗").json()
     assert second["replies"] == []
     assert len(fake_rasa.requests) == 1
@@ -161,7 +178,10 @@ def test_conversation_owned_by_an_agent_is_not_sent_to_rasa(
 def test_history_returns_the_open_conversation(client: TestClient) -> None:
     post(client, text="你好")
     history = client.get("/api/widget/history", params={"user_id": "browser-1"}).json()
-    assert [(m["direction"], m["text"]) for m in history["messages"]] == [("in", "你好"), ("out", "您好，我是小悦")]
+    assert [(m["direction"], m["text"]) for m in history["messages"]] == [
+        ("in", "你好"),
+        ("out", "您好，我是小悦"),
+    ]
     empty = client.get("/api/widget/history", params={"user_id": "nobody-yet"}).json()
     assert empty == {"conversation_id": None, "messages": []}
 
@@ -216,7 +236,9 @@ def test_oversized_request_body_is_refused_before_parsing(client: TestClient) ->
 def test_dev_identity_is_not_served_outside_development(seeded_sessionmaker: sessionmaker[Session]) -> None:
     settings = Settings(app_env="production", widget_secret="real-secret")
     with TestClient(create_app(seeded_sessionmaker, settings)) as production:
-        assert production.get("/api/widget/dev-identity", params={"web_user_id": "demo-gold"}).status_code == 404
+        assert (
+            production.get("/api/widget/dev-identity", params={"web_user_id": "demo-gold"}).status_code == 404
+        )
 
 
 def test_default_secret_is_refused_outside_development() -> None:

@@ -28,11 +28,15 @@ def new_user() -> str:
 def transcript(stack: LiveStack, conversation_id: int) -> list[Message]:
     with stack.session_factory() as session:
         return list(
-            session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
+            session.scalars(
+                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            )
         )
 
 
-def test_first_iteration_turns_get_chinese_replies_and_are_transcribed(api: httpx.Client, live_stack: LiveStack) -> None:
+def test_first_iteration_turns_get_chinese_replies_and_are_transcribed(
+    api: httpx.Client, live_stack: LiveStack
+) -> None:
     user = new_user()
     greeting = say(api, user, "你好")
     challenge = say(api, user, "你是机器人吗")
@@ -124,7 +128,9 @@ def test_bad_input_gets_clear_customer_errors(api: httpx.Client) -> None:
     assert empty.status_code == 200
     assert CJK.search(empty.json()["replies"][0]["text"])
 
-    malformed = api.post("/api/widget/messages", content=b"{not json", headers={"Content-Type": "application/json"})
+    malformed = api.post(
+        "/api/widget/messages", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert malformed.status_code == 422
     assert CJK.search(malformed.json()["detail"]["message"])
 
