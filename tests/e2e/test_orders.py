@@ -28,7 +28,8 @@ def test_anonymous_customer_sees_an_order_only_with_the_mobile_on_it(
     api: httpx.Client, live_stack: LiveStack
 ) -> None:
     order, owner, stranger = an_in_transit_order(live_stack)
-    spaced = f"{order.order_number[:2].lower()} {order.order_number[2:6]} {order.order_number[6:10]} {order.order_number[10:]}"
+    number = order.order_number
+    spaced = f"{number[:2].lower()} {number[2:6]} {number[6:10]} {number[10:]}"  # dd 2026 1120 0017
 
     user = new_user()
     assert "订单号" in texts(say(api, user, "帮我查一下订单"))
