@@ -33,9 +33,7 @@ def ask(api_url: str, text: str, user_id: str | None = None) -> str:
     return "\n".join(reply["text"] for reply in response.json()["replies"])
 
 
-def poll_until(
-    api_url: str, text: str, expected: str, timeout: float = POLL_TIMEOUT_SECONDS
-) -> tuple[bool, int]:
+def poll_until(api_url: str, text: str, expected: str, timeout: float = POLL_TIMEOUT_SECONDS) -> tuple[bool, int]:
     """Asks `text` (a new customer each time) until a reply contains `expected`; returns (served, polls)."""
     deadline = time.perf_counter() + timeout
     polls = 0
@@ -58,9 +56,7 @@ def general_answer(session_factory: sessionmaker[Session], key: str) -> FaqEntry
     return entry
 
 
-def faq_edit_to_live(
-    api_url: str, session_factory: sessionmaker[Session], key: str, question: str
-) -> dict[str, Any]:
+def faq_edit_to_live(api_url: str, session_factory: sessionmaker[Session], key: str, question: str) -> dict[str, Any]:
     """UPDATE the general answer of `key` in the running CRM, then ask until the new text is served."""
     entry = general_answer(session_factory, key)
     answered_before = entry.answer_zh in ask(api_url, question)

@@ -104,17 +104,13 @@ def build_customers(
             order_number, mobile = rng.choice(orders)
             for step in episode["turns"]:
                 template = rng.choice(step["pick"]) if "pick" in step else step["fixed"]
-                script.append(
-                    Turn(episode["name"], template.format(order_number=order_number, mobile=mobile))
-                )
+                script.append(Turn(episode["name"], template.format(order_number=order_number, mobile=mobile)))
         identified = web_user_ids and identified_every and index % identified_every == identified_every - 1
         result.append(
             Customer(
                 user_id=f"bench-{run_id}-{index:03d}",
                 turns=script[:turns],
-                web_user_id=web_user_ids[index // identified_every % len(web_user_ids)]
-                if identified
-                else None,
+                web_user_id=web_user_ids[index // identified_every % len(web_user_ids)] if identified else None,
             )
         )
     return result
@@ -125,9 +121,7 @@ class Target(Protocol):
 
     async def prepare(self, client: httpx.AsyncClient, customer: Customer) -> dict[str, Any]: ...
 
-    async def send(
-        self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]
-    ) -> int:
+    async def send(self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]) -> int:
         """Sends one message and returns the number of replies; raises on HTTP errors."""
         ...
 
@@ -148,9 +142,7 @@ class ApiTarget:
         response.raise_for_status()
         return {"identity_token": response.json()["identity_token"]}
 
-    async def send(
-        self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]
-    ) -> int:
+    async def send(self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]) -> int:
         body = {"user_id": customer.user_id, "text": text, "client_message_id": uuid.uuid4().hex, **state}
         response = await client.post(f"{self.base_url}/api/widget/messages", json=body)
         response.raise_for_status()
@@ -167,9 +159,7 @@ class RasaTarget:
     async def prepare(self, client: httpx.AsyncClient, customer: Customer) -> dict[str, Any]:
         return {}
 
-    async def send(
-        self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]
-    ) -> int:
+    async def send(self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]) -> int:
         response = await client.post(
             f"{self.base_url}/webhooks/rest/webhook", json={"sender": customer.user_id, "message": text}
         )

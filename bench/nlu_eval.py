@@ -181,12 +181,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("rasa", "tensorflow", "absl", "jieba"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--ours", type=Path, required=True, help="our trained model (stack.model.ensure_model)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ours", type=Path, required=True, help="our trained model (stack.model.ensure_model)")
     parser.add_argument("--eval", type=Path, default=PROJECT_ROOT / "tests" / "nlu" / "test_nlu.jsonl")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--retrain-default", action="store_true", help="train (b) even if cached")

@@ -133,9 +133,7 @@ def score(rows: Sequence[GoldRow], predictions: Sequence[Prediction]) -> dict[st
     gold = [base_intent(r.label) for r in rows]
     predicted = [base_intent(p.label) for p in predictions]
     intents = per_label_f1(gold, predicted)
-    faq = [
-        (r.label, p.label) for r, p in zip(rows, predictions, strict=True) if base_intent(r.label) == "faq"
-    ]
+    faq = [(r.label, p.label) for r, p in zip(rows, predictions, strict=True) if base_intent(r.label) == "faq"]
     oos = per_label_f1(gold, predicted).get(OUT_OF_SCOPE)
     errors = [
         {"text": r.text, "expected": r.label, "predicted": p.label}
@@ -145,17 +143,14 @@ def score(rows: Sequence[GoldRow], predictions: Sequence[Prediction]) -> dict[st
     return {
         "examples": len(rows),
         "intent_accuracy": sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(rows),
-        "full_label_accuracy": sum(r.label == p.label for r, p in zip(rows, predictions, strict=True))
-        / len(rows),
+        "full_label_accuracy": sum(r.label == p.label for r, p in zip(rows, predictions, strict=True)) / len(rows),
         "macro_f1": sum(s["f1"] for s in intents.values()) / len(intents),
         "per_intent": intents,
         "faq_key_accuracy": sum(g == p for g, p in faq) / len(faq) if faq else None,
         "faq_examples": len(faq),
         "entities": entity_scores(rows, predictions),
         "out_of_scope": (
-            {"precision": oos["precision"], "recall": oos["recall"], "support": oos["support"]}
-            if oos
-            else None
+            {"precision": oos["precision"], "recall": oos["recall"], "support": oos["support"]} if oos else None
         ),
         "fallback_predictions": sum(p.label == "nlu_fallback" for p in predictions),
         "errors": errors,

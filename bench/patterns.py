@@ -20,9 +20,7 @@ def compile_patterns(
     patterns = [EntityPattern(name, re.compile(regex, re.IGNORECASE)) for name, regex in regexes]
     for name, elements in lookups:
         ordered = sorted(set(elements), key=lambda e: (-len(e), e))
-        patterns.append(
-            EntityPattern(name, re.compile("|".join(re.escape(e) for e in ordered), re.IGNORECASE))
-        )
+        patterns.append(EntityPattern(name, re.compile("|".join(re.escape(e) for e in ordered), re.IGNORECASE)))
     return patterns
 
 

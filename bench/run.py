@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,16 @@ RASA_PYTHON = RASA_BIN / "python"
 logger = logging.getLogger("bench")
 
 
+@contextmanager
+def phase(results: dict[str, Any], name: str) -> Iterator[None]:
+    """Records how long a part of the run took (results["phases"]), to see where the 15 minutes go."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        results.setdefault("phases", {})[name] = round(time.perf_counter() - started, 1)
+
+
 def run_nlu(model: Path, eval_path: Path, workdir: Path, retrain_default: bool) -> dict[str, Any]:
     out = workdir / "nlu.json"
     argv = [
@@ -69,9 +81,7 @@ def run_nlu(model: Path, eval_path: Path, workdir: Path, retrain_default: bool) 
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-def _customers(
-    stack: FullStack, args: argparse.Namespace, run_id: str
-) -> tuple[list[Customer], list[Customer]]:
+def _customers(stack: FullStack, args: argparse.Namespace, run_id: str) -> tuple[list[Customer], list[Customer]]:
     scenarios = load_scenarios()
     orders = orders_with_owner_mobiles(stack.session_factory)
     customers = build_customers(
@@ -98,23 +108,24 @@ def _load_summary(result: LoadResult) -> dict[str, Any]:
     return result.summary()
 
 
-def run_serving_and_edits(
-    model: Path, args: argparse.Namespace, workdir: Path, results: dict[str, Any]
-) -> None:
+def run_serving_and_edits(model: Path, args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> None:
     run_id = uuid.uuid4().hex[:6]
     # Bare Rasa loads its model while the stack starts (start-up is not measured); it is idle until its turn.
     bare_process, bare_url = start_bare_rasa(workdir / "bare", model, wait=False)
     try:
         logger.info("Starting the full stack (API, Rasa, action server) on free ports under %s", workdir)
-        stack = start_full_stack(workdir / "stack", model)
+        with phase(results, "start_stack"):
+            stack = start_full_stack(workdir / "stack", model)
     except BaseException:
         stop_all([bare_process])
         raise
     try:
-        wait_until_ready(bare_process, READY_TIMEOUT_SECONDS)
+        with phase(results, "start_bare_rasa_extra_wait"):
+            wait_until_ready(bare_process, READY_TIMEOUT_SECONDS)
         customers, warmup = _customers(stack, args, run_id)
         logger.info("Full stack: %d customers x %d turns", len(customers), args.turns)
-        full = asyncio.run(run_load(ApiTarget(stack.api_url), customers, warmup, args.think))
+        with phase(results, "load_full_stack"):
+            full = asyncio.run(run_load(ApiTarget(stack.api_url), customers, warmup, args.think))
         memory = {name: peak_memory_mib(stack.pid(name)) for name in ("api", "rasa", "actions")}
         serving: dict[str, Any] = {
             "customers": args.customers,
@@ -169,17 +180,19 @@ def run_serving_and_edits(
 
         if "training" not in args.skip:
             logger.info("Forced full training (cold cache) of a copy of the project")
-            full_training, project = edits.full_training(workdir / "train")
+            with phase(results, "full_training"):
+                full_training, project = edits.full_training(workdir / "train")
             results["training"] = {"full": full_training}
             logger.info("NLU example edit -> retrain -> PUT /model -> live")
-            results.setdefault("edits", {})["nlu"] = edits.nlu_edit_to_live(
-                stack.api_url,
-                stack.settings.rasa_url,
-                stack.session_factory,
-                project,
-                workdir / "train",
-                **load_scenarios()["nlu_edit"],
-            )
+            with phase(results, "nlu_edit"):
+                results.setdefault("edits", {})["nlu"] = edits.nlu_edit_to_live(
+                    stack.api_url,
+                    stack.settings.rasa_url,
+                    stack.session_factory,
+                    project,
+                    workdir / "train",
+                    **load_scenarios()["nlu_edit"],
+                )
     finally:
         stop_all([bare_process])
         stack.stop()
@@ -200,9 +213,7 @@ def write_outputs(results: dict[str, Any], out_dir: Path) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--eval",
         type=Path,
@@ -212,9 +223,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=20, help="concurrent simulated customers")
     parser.add_argument("--turns", type=int, default=12, help="measured turns per customer")
     parser.add_argument("--warmup", type=int, default=4, help="unmeasured warm-up turns per target")
-    parser.add_argument(
-        "--think", type=float, default=0.0, help="think time between a reply and the next turn (s)"
-    )
+    parser.add_argument("--think", type=float, default=0.0, help="think time between a reply and the next turn (s)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--skip",
@@ -256,7 +265,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if "nlu" not in args.skip:
             logger.info("NLU: (a) ours, (b) Rasa default zh, (c) TF-IDF + LR on %s", args.eval)
-            results["nlu"] = run_nlu(model, args.eval, workdir, args.retrain_default)
+            with phase(results, "nlu"):
+                results["nlu"] = run_nlu(model, args.eval, workdir, args.retrain_default)
         if "serving" not in args.skip:
             run_serving_and_edits(model, args, workdir, results)
     finally:
