@@ -178,9 +178,13 @@ def _draft(tracker: Tracker, *, complete: bool = True) -> booking_service.Bookin
     values = {slot: tracker.get_slot(slot) for slot in BUSINESS_SLOTS[business]}
     # The calendar can be checked before the plate (and a hotel's guest count) are known.
     optional = {PLATE, PARTY} - ({PARTY} if business == "restaurant" else set()) if not complete else set()
-    if any(value in (None, "") or str(value).startswith(INVALID) for slot, value in values.items() if slot not in optional):
+    if any(
+        value in (None, "") or str(value).startswith(INVALID) for slot, value in values.items() if slot not in optional
+    ):
         return None
-    values = {slot: value for slot, value in values.items() if value not in (None, "") and not str(value).startswith(INVALID)}
+    values = {
+        slot: value for slot, value in values.items() if value not in (None, "") and not str(value).startswith(INVALID)
+    }
     day = date.fromisoformat(values[DATE])
     clock = time.fromisoformat(values[TIME]) if TIME in values else time(12, 0)  # hotels: the day counts
     return booking_service.BookingDraft(
@@ -264,7 +268,9 @@ class ValidateBookingForm(FormValidationAction):
         return [*events, SlotSet(slot, None), SlotSet(CONFIRM, None)]
 
     # ---- business
-    async def extract_business(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_business(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if tracker.get_slot(BUSINESS) or not _is_answer(tracker, BUSINESS):
             return {}
         for business in BUSINESS_SLOTS:
@@ -272,13 +278,17 @@ class ValidateBookingForm(FormValidationAction):
                 return {BUSINESS: business}
         return {BUSINESS: INVALID}
 
-    def validate_business(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_business(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value in BUSINESS_SLOTS:
             return accept(BUSINESS, value)
         return reject(dispatcher, tracker, BUSINESS, "utter_booking_business_unknown")
 
     # ---- store
-    async def extract_booking_store(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_store(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         business = tracker.get_slot(BUSINESS)
         if business not in BUSINESS_SLOTS:
             return {}
@@ -292,13 +302,17 @@ class ValidateBookingForm(FormValidationAction):
             return {STORE: INVALID}
         return {}
 
-    def validate_booking_store(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_store(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value and not str(value).startswith(INVALID):
             return accept(STORE, value)
         return reject(dispatcher, tracker, STORE, "utter_booking_store_unknown")
 
     # ---- service / room type
-    async def extract_booking_service(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_service(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         business = tracker.get_slot(BUSINESS)
         if business not in ("car_care", "menswear", "hotel"):
             return {}
@@ -307,14 +321,18 @@ class ValidateBookingForm(FormValidationAction):
             return {SERVICE: codes[0]} if codes[0] != tracker.get_slot(SERVICE) else {}
         return {SERVICE: INVALID} if _is_answer(tracker, SERVICE) else {}
 
-    def validate_booking_service(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_service(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value and not str(value).startswith(INVALID):
             return accept(SERVICE, value)
         business = tracker.get_slot(BUSINESS)
         return reject(dispatcher, tracker, SERVICE, f"utter_booking_service_unknown_{business}")
 
     # ---- restaurant area
-    async def extract_booking_area(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_area(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if tracker.get_slot(BUSINESS) != "restaurant":
             return {}
         codes = match_alias(_text(tracker), get_booking_policy().business("restaurant").areas)
@@ -322,13 +340,17 @@ class ValidateBookingForm(FormValidationAction):
             return {AREA: codes[0]} if codes[0] != tracker.get_slot(AREA) else {}
         return {AREA: INVALID} if _is_answer(tracker, AREA) else {}
 
-    def validate_booking_area(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_area(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value in ("hall", "private_room"):
             return accept(AREA, value)
         return reject(dispatcher, tracker, AREA, "utter_booking_area_unknown")
 
     # ---- date and time
-    async def extract_booking_date(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_date(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         when = datetimes.parse_when(_text(tracker), datetimes.now())
         asked = tracker.get_slot(REQUESTED_SLOT) in (DATE, TIME) and _intent(tracker) in ANSWER_INTENTS
         if when.invalid:
@@ -339,7 +361,9 @@ class ValidateBookingForm(FormValidationAction):
             return {DATE: f"{INVALID}unparsed"}
         return {}
 
-    def validate_booking_date(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = str(value or "")
         if text in (f"{INVALID}month", f"{INVALID}day"):
             return reject(dispatcher, tracker, DATE, "utter_booking_date_impossible")
@@ -349,7 +373,9 @@ class ValidateBookingForm(FormValidationAction):
             return reject(dispatcher, tracker, DATE, "utter_booking_date_past")
         return accept(DATE, text)
 
-    async def extract_booking_time(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_time(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         business = tracker.get_slot(BUSINESS)
         if business == "hotel":
             return {}
@@ -363,7 +389,9 @@ class ValidateBookingForm(FormValidationAction):
         if when.hour_ambiguous:
             store = await _store_of(tracker)
             day_text = tracker.get_slot(DATE)
-            day = when.day or (date.fromisoformat(day_text) if day_text and not day_text.startswith(INVALID) else moment.date())
+            day = when.day or (
+                date.fromisoformat(day_text) if day_text and not day_text.startswith(INVALID) else moment.date()
+            )
             if store is not None:
                 clock = datetimes.resolve_hour(day, clock, lambda candidate: _is_open_at(store, day, candidate))
             elif clock.hour < 8:
@@ -371,13 +399,17 @@ class ValidateBookingForm(FormValidationAction):
         value = clock.strftime("%H:%M")
         return {TIME: value} if value != tracker.get_slot(TIME) else {}
 
-    def validate_booking_time(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_time(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value and not str(value).startswith(INVALID):
             return accept(TIME, value)
         return reject(dispatcher, tracker, TIME, "utter_booking_time_unclear")
 
     # ---- hotel nights
-    async def extract_booking_nights(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_nights(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if tracker.get_slot(BUSINESS) != "hotel":
             return {}
         text = _text(tracker)
@@ -393,7 +425,9 @@ class ValidateBookingForm(FormValidationAction):
                 return {NIGHTS: INVALID}
         return {NIGHTS: str(nights)} if nights is not None else {}
 
-    def validate_booking_nights(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_nights(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         limit = get_booking_policy().business("hotel").max_nights or 30
         try:
             nights = int(str(value))
@@ -404,13 +438,17 @@ class ValidateBookingForm(FormValidationAction):
         return accept(NIGHTS, str(nights))
 
     # ---- party size (restaurant covers, hotel guests)
-    async def extract_party_size(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_party_size(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if list(tracker.get_latest_entity_values(PARTY)) or not _is_answer(tracker, PARTY):
             return {}
         count = parse_count(_text(tracker))
         return {PARTY: str(count) if count is not None else INVALID}
 
-    def validate_party_size(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_party_size(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         count = parse_count(str(value or "")) if not str(value).startswith(INVALID) else None
         if count is None:
             return reject(dispatcher, tracker, PARTY, "utter_booking_party_unclear")
@@ -418,11 +456,15 @@ class ValidateBookingForm(FormValidationAction):
         if business in ("restaurant", "hotel"):
             policy = get_booking_policy().business(business)
             if policy.max_party_size is not None and count > policy.max_party_size:
-                return reject(dispatcher, tracker, PARTY, "utter_booking_problem_party_too_large", limit=policy.max_party_size)
+                return reject(
+                    dispatcher, tracker, PARTY, "utter_booking_problem_party_too_large", limit=policy.max_party_size
+                )
         return accept(PARTY, str(count))
 
     # ---- car plate
-    async def extract_booking_plate(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_plate(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if tracker.get_slot(BUSINESS) != "car_care":
             return {}
         plate, attempted = find_plate(_text(tracker))
@@ -430,13 +472,17 @@ class ValidateBookingForm(FormValidationAction):
             return {PLATE: plate} if plate != tracker.get_slot(PLATE) else {}
         return {PLATE: INVALID} if attempted or _is_answer(tracker, PLATE) else {}
 
-    def validate_booking_plate(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_plate(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value and not str(value).startswith(INVALID):
             return accept(PLATE, value)
         return reject(dispatcher, tracker, PLATE, "utter_booking_plate_invalid")
 
     # ---- contact (unidentified customers only)
-    async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = _text(tracker)
         mobile = find_mobile(text)
         if mobile:
@@ -445,16 +491,24 @@ class ValidateBookingForm(FormValidationAction):
             return {PHONE: INVALID + re.sub(r"\D", "", text)}
         return {}
 
-    async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         mobile = find_mobile(str(value or ""))
         if mobile is None:
             digits = str(value or "").lstrip(INVALID)
-            response = "utter_booking_phone_length" if digits.isdigit() and len(digits) != 11 else "utter_booking_phone_invalid"
+            response = (
+                "utter_booking_phone_length"
+                if digits.isdigit() and len(digits) != 11
+                else "utter_booking_phone_invalid"
+            )
             return reject(dispatcher, tracker, PHONE, response, digits=len(digits))
         known = await in_session(customer_service.find_customer_by_mobile, mobile=mobile)
         return {**accept(PHONE, mobile), NEW_CUSTOMER: known is None}
 
-    async def extract_booking_name(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if not _is_answer(tracker, NAME):
             return {}
         text = _text(tracker).strip()
@@ -462,13 +516,17 @@ class ValidateBookingForm(FormValidationAction):
             text = text.removeprefix(prefix)
         return {NAME: text.strip() if 1 <= len(text.strip()) <= 16 and not re.search(r"\d", text) else INVALID}
 
-    def validate_booking_name(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_booking_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if value and not str(value).startswith(INVALID):
             return accept(NAME, value)
         return reject(dispatcher, tracker, NAME, "utter_booking_name_invalid")
 
     # ---- confirmation
-    async def extract_booking_confirm(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if tracker.get_slot(REQUESTED_SLOT) == CONFIRM and _intent(tracker) == "affirm":
             return {CONFIRM: True}
         return {}
@@ -565,7 +623,11 @@ class ActionSubmitBooking(Action):
             )
         key = booking_service.booking_idempotency_key(tracker.sender_id, draft)
         result = await in_session(
-            booking_service.create_booking, draft=draft, customer_id=customer_id, idempotency_key=key, now=datetimes.now()
+            booking_service.create_booking,
+            draft=draft,
+            customer_id=customer_id,
+            idempotency_key=key,
+            now=datetimes.now(),
         )
         if result.problem is not None or result.booking is None:  # taken meanwhile: choose again
             assert result.problem is not None
@@ -604,7 +666,9 @@ async def _owned_booking(tracker: Tracker, number: str) -> booking_service.Booki
     if customer_id is None and not (mobile and find_mobile(str(mobile))):
         return None
     return await in_session(
-        booking_service.get_booking, booking_number=number, customer_id=customer_id,
+        booking_service.get_booking,
+        booking_number=number,
+        customer_id=customer_id,
         mobile=None if customer_id is not None else mobile,
     )
 
@@ -629,9 +693,9 @@ def _describe_booking(booking: booking_service.BookingOut) -> dict[str, Any]:
 
 def _booking_button(booking: booking_service.BookingOut) -> dict[str, str]:
     values = _describe_booking(booking)
-    line = get_booking_policy().wording.booking_line.format(number=booking.booking_number, **{
-        key: values[key] for key in ("what", "when", "store")
-    })
+    line = get_booking_policy().wording.booking_line.format(
+        number=booking.booking_number, **{key: values[key] for key in ("what", "when", "store")}
+    )
     return {"title": line, "payload": booking.booking_number}
 
 
@@ -652,7 +716,9 @@ class _ValidateBookingLookup(FormValidationAction, ABC):
             needed.append(PHONE)
         return needed
 
-    async def extract_booking_id(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         number = find_booking_number(_text(tracker))
         if number:
             return {BOOKING_ID: number} if number != tracker.get_slot(BOOKING_ID) else {}
@@ -665,7 +731,9 @@ class _ValidateBookingLookup(FormValidationAction, ABC):
                 return {BOOKING_ID: upcoming[0].booking_number}
         return {BOOKING_ID: INVALID} if _is_answer(tracker, BOOKING_ID) else {}
 
-    async def validate_booking_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def validate_booking_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         number = find_booking_number(str(value or ""))
         if number is None:
             return reject(dispatcher, tracker, BOOKING_ID, "utter_booking_number_invalid")
@@ -673,17 +741,25 @@ class _ValidateBookingLookup(FormValidationAction, ABC):
             return reject(dispatcher, tracker, BOOKING_ID, "utter_booking_not_found")
         return accept(BOOKING_ID, number)
 
-    async def extract_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         mobile = find_mobile(_text(tracker))
         if mobile:
             return {PHONE: mobile}
         return {PHONE: INVALID + re.sub(r"\D", "", _text(tracker))} if _is_answer(tracker, PHONE) else {}
 
-    async def validate_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         mobile = find_mobile(str(value or ""))
         if mobile is None:
             digits = str(value or "").lstrip(INVALID)
-            response = "utter_booking_phone_length" if digits.isdigit() and len(digits) != 11 else "utter_booking_phone_invalid"
+            response = (
+                "utter_booking_phone_length"
+                if digits.isdigit() and len(digits) != 11
+                else "utter_booking_phone_invalid"
+            )
             return reject(dispatcher, tracker, PHONE, response, digits=len(digits))
         number = tracker.get_slot(BOOKING_ID)
         if number and not str(number).startswith(INVALID):
@@ -704,7 +780,9 @@ class ActionAskBookingId(Action):
         if customer_id is None:
             dispatcher.utter_message(response="utter_ask_booking_id_anonymous")
             return []
-        upcoming = await in_session(booking_service.list_upcoming_bookings, customer_id=customer_id, now=datetimes.now())
+        upcoming = await in_session(
+            booking_service.list_upcoming_bookings, customer_id=customer_id, now=datetimes.now()
+        )
         if not upcoming:
             dispatcher.utter_message(response="utter_ask_booking_id_none_upcoming")
             return []
@@ -724,7 +802,9 @@ class ValidateCancelBookingForm(_ValidateBookingLookup):
     ) -> list[str]:
         return [*await super().required_slots(domain_slots, dispatcher, tracker, domain), CONFIRM]
 
-    async def extract_booking_confirm(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if tracker.get_slot(REQUESTED_SLOT) == CONFIRM and _intent(tracker) == "affirm":
             return {CONFIRM: True}
         return {}
@@ -738,7 +818,9 @@ class ActionAskCancelConfirm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         terms = await in_session(
-            booking_service.cancellation_terms, booking_number=tracker.get_slot(BOOKING_ID), now=datetimes.now(),
+            booking_service.cancellation_terms,
+            booking_number=tracker.get_slot(BOOKING_ID),
+            now=datetimes.now(),
             **_owner_kwargs(tracker),
         )
         if terms is None:
@@ -768,7 +850,9 @@ class ActionCancelBooking(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         result = await in_session(
-            booking_service.cancel_booking, booking_number=tracker.get_slot(BOOKING_ID), now=datetimes.now(),
+            booking_service.cancel_booking,
+            booking_number=tracker.get_slot(BOOKING_ID),
+            now=datetimes.now(),
             **_owner_kwargs(tracker),
         )
         if result is None:
@@ -790,12 +874,22 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
     ) -> list[str]:
         return [*await super().required_slots(domain_slots, dispatcher, tracker, domain), CHANGE, CONFIRM]
 
-    async def extract_booking_change(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_change(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         number = tracker.get_slot(BOOKING_ID)
-        if not number or str(number).startswith(INVALID) or tracker.get_slot(REQUESTED_SLOT) in (None, BOOKING_ID, PHONE):
+        if (
+            not number
+            or str(number).startswith(INVALID)
+            or tracker.get_slot(REQUESTED_SLOT) in (None, BOOKING_ID, PHONE)
+        ):
             return {}
         text = _text(tracker)
-        current = json.loads(tracker.get_slot(CHANGE) or "{}") if not str(tracker.get_slot(CHANGE) or "").startswith(INVALID) else {}
+        current = (
+            json.loads(tracker.get_slot(CHANGE) or "{}")
+            if not str(tracker.get_slot(CHANGE) or "").startswith(INVALID)
+            else {}
+        )
         change = dict(current)
         when = datetimes.parse_when(text, datetimes.now())
         if when.day is not None:
@@ -820,7 +914,9 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
             return {CHANGE: json.dumps(change, sort_keys=True)}
         return {CHANGE: INVALID} if _is_answer(tracker, CHANGE) or when.invalid else {}
 
-    async def validate_booking_change(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def validate_booking_change(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if not value or str(value).startswith(INVALID):
             return reject(dispatcher, tracker, CHANGE, "utter_booking_change_unclear")
         booking = await _owned_booking(tracker, tracker.get_slot(BOOKING_ID))
@@ -828,8 +924,11 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
             return reject(dispatcher, tracker, BOOKING_ID, "utter_booking_not_found")
         changes = _changes(json.loads(value), booking)
         result = await in_session(
-            booking_service.preview_booking_change, booking_number=booking.booking_number, now=datetimes.now(),
-            changes=changes, **_owner_kwargs(tracker),
+            booking_service.preview_booking_change,
+            booking_number=booking.booking_number,
+            now=datetimes.now(),
+            changes=changes,
+            **_owner_kwargs(tracker),
         )
         if result is not None and result.problem is not None:
             if result.problem.code == "not_modifiable":
@@ -840,7 +939,9 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
             return {CHANGE: None, CONFIRM: None}
         return {**accept(CHANGE, value), CONFIRM: None}
 
-    async def extract_booking_confirm(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         if tracker.get_slot(REQUESTED_SLOT) == CONFIRM and _intent(tracker) == "affirm":
             return {CONFIRM: True}
         return {}
@@ -849,9 +950,7 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
 def _changes(change: dict[str, Any], booking: booking_service.BookingOut) -> dict[str, Any]:
     """Service-level changes from the slot: a new day and/or time combined with the booked ones."""
     local = _local(booking.start_at)
-    result: dict[str, Any] = {
-        key: change[key] for key in ("party_size", "service_code", "nights") if key in change
-    }
+    result: dict[str, Any] = {key: change[key] for key in ("party_size", "service_code", "nights") if key in change}
     if "date" in change or "time" in change:
         day = date.fromisoformat(change["date"]) if "date" in change else local.date()
         clock = time.fromisoformat(change["time"]) if "time" in change else local.time()
@@ -871,8 +970,11 @@ class ActionAskModifyConfirm(Action):
             dispatcher.utter_message(response="utter_booking_not_found")
             return [SlotSet(BOOKING_ID, None)]
         result = await in_session(
-            booking_service.preview_booking_change, booking_number=booking.booking_number, now=datetimes.now(),
-            changes=_changes(json.loads(tracker.get_slot(CHANGE)), booking), **_owner_kwargs(tracker),
+            booking_service.preview_booking_change,
+            booking_number=booking.booking_number,
+            now=datetimes.now(),
+            changes=_changes(json.loads(tracker.get_slot(CHANGE)), booking),
+            **_owner_kwargs(tracker),
         )
         assert result is not None and result.booking is not None
         dispatcher.utter_message(response="utter_ask_modify_confirm", **_describe_booking(result.booking))
@@ -891,8 +993,11 @@ class ActionModifyBooking(Action):
             dispatcher.utter_message(response="utter_booking_not_found")
             return _reset(MANAGE_SLOTS)
         result = await in_session(
-            booking_service.modify_booking, booking_number=booking.booking_number, now=datetimes.now(),
-            changes=_changes(json.loads(tracker.get_slot(CHANGE)), booking), **_owner_kwargs(tracker),
+            booking_service.modify_booking,
+            booking_number=booking.booking_number,
+            now=datetimes.now(),
+            changes=_changes(json.loads(tracker.get_slot(CHANGE)), booking),
+            **_owner_kwargs(tracker),
         )
         if result is None or result.problem is not None or result.booking is None:
             if result is not None and result.problem is not None:
@@ -911,11 +1016,17 @@ class ValidateBookingStatusForm(_ValidateBookingLookup):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        if _customer_id(tracker) is not None and not find_booking_number(_text(tracker)) and not tracker.get_slot(BOOKING_ID):
+        if (
+            _customer_id(tracker) is not None
+            and not find_booking_number(_text(tracker))
+            and not tracker.get_slot(BOOKING_ID)
+        ):
             return []
         return await super().required_slots(domain_slots, dispatcher, tracker, domain)
 
-    async def extract_booking_id(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    async def extract_booking_id(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         number = find_booking_number(_text(tracker))
         if number:
             return {BOOKING_ID: number} if number != tracker.get_slot(BOOKING_ID) else {}
@@ -941,7 +1052,9 @@ class ActionBookingStatus(Action):
         if customer_id is None:
             dispatcher.utter_message(response="utter_ask_booking_id_anonymous")
             return []
-        upcoming = await in_session(booking_service.list_upcoming_bookings, customer_id=customer_id, now=datetimes.now())
+        upcoming = await in_session(
+            booking_service.list_upcoming_bookings, customer_id=customer_id, now=datetimes.now()
+        )
         if not upcoming:
             dispatcher.utter_message(response="utter_booking_none_upcoming")
             return []

@@ -167,7 +167,11 @@ def get_booking(
 ) -> BookingOut | None:
     """The booking if it belongs to the customer (by id and/or the booking's mobile); None otherwise."""
     booking = BookingRepository(session).get_by_number(booking_number)
-    return _booking_out(session, booking) if booking is not None and _owned(session, booking, customer_id, mobile) else None
+    return (
+        _booking_out(session, booking)
+        if booking is not None and _owned(session, booking, customer_id, mobile)
+        else None
+    )
 
 
 def list_upcoming_bookings(session: Session, *, customer_id: int, now: datetime, limit: int = 5) -> list[BookingOut]:
@@ -214,7 +218,10 @@ def _local_at(day: date, clock: str) -> datetime:
 
 
 def _periods(store: Store, day: date) -> list[tuple[datetime, datetime]]:
-    return [(_local_at(day, opening), _local_at(day, closing)) for opening, closing in store.opening_hours[WEEKDAYS[day.weekday()]]]
+    return [
+        (_local_at(day, opening), _local_at(day, closing))
+        for opening, closing in store.opening_hours[WEEKDAYS[day.weekday()]]
+    ]
 
 
 def _is_open(store: Store, policy: BusinessPolicy, business: str, start: datetime, end: datetime) -> bool:
@@ -236,7 +243,9 @@ class _Occupancy:
     def __init__(self, session: Session, store: Store, start: datetime, end: datetime, exclude_id: int | None) -> None:
         self.bookings = BookingRepository(session).list_overlapping(store.id, start, end, exclude_id=exclude_id)
 
-    def count(self, start: datetime, end: datetime, *, service_ids: set[int] | None = None, area: str | None = None) -> int:
+    def count(
+        self, start: datetime, end: datetime, *, service_ids: set[int] | None = None, area: str | None = None
+    ) -> int:
         return sum(
             1
             for booking in self.bookings
@@ -293,8 +302,10 @@ def _alternatives(
             slot = opening
             while slot < closing:
                 end = slot + duration
-                if slot >= earliest and _is_open(plan.store, policy, business, slot, end) and _has_capacity(
-                    plan, business, occupancy, slot, end
+                if (
+                    slot >= earliest
+                    and _is_open(plan.store, policy, business, slot, end)
+                    and _has_capacity(plan, business, occupancy, slot, end)
                 ):
                     candidates.append(slot)
                 slot += timedelta(minutes=plan.store.slot_minutes)
@@ -305,13 +316,16 @@ def _alternatives(
 def _restaurant_service(session: Session, business_id: int, area: str, party: int) -> list[Service]:
     category = "hall" if area == "hall" else "private_room"
     services = session.scalars(
-        select(Service).where(Service.business_id == business_id, Service.category == category, Service.active.is_(True))
+        select(Service).where(
+            Service.business_id == business_id, Service.category == category, Service.active.is_(True)
+        )
     )
     return sorted(
         (
             service
             for service in services
-            if int((service.attributes or {}).get("capacity_min", 1)) <= party
+            if int((service.attributes or {}).get("capacity_min", 1))
+            <= party
             <= int((service.attributes or {}).get("capacity_max", 10**6))
         ),
         key=lambda service: int((service.attributes or {}).get("capacity_max", 0)),
@@ -572,7 +586,7 @@ def service_names(session: Session, *, business_code: str) -> dict[str, str]:
         .join(Business, Business.id == Service.business_id)
         .where(Business.code == business_code, Service.active.is_(True))
     )
-    return {code: name for code, name in rows}
+    return dict(rows.tuples().all())
 
 
 def preview_booking_change(

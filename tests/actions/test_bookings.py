@@ -101,7 +101,9 @@ async def test_one_message_fills_store_service_day_and_time_then_asks_the_plate(
 ) -> None:
     with crm_sessionmaker() as session:
         who = identified(demo(session, "demo-gold"))
-    slots, _ = await run(ValidateBookingForm(), tracker("我想约明天下午三点去花果园洗车", intent="book", slots={**CAR, **who}))
+    slots, _ = await run(
+        ValidateBookingForm(), tracker("我想约明天下午三点去花果园洗车", intent="book", slots={**CAR, **who})
+    )
     assert slots["booking_store"] == "gy-hgy-car"
     assert slots["booking_service"] == "basic_wash"
     assert (slots["booking_date"], slots["booking_time"]) == (TOMORROW.isoformat(), "15:00")
@@ -122,7 +124,9 @@ async def test_a_day_without_a_time_asks_for_the_time() -> None:
 
 async def test_correction_of_the_store_replaces_it() -> None:
     base = {**CAR, "booking_store": "gy-gsh-car", "booking_service": "basic_wash", "booking_plate": "贵A12345"}
-    slots, _ = await run(ValidateBookingForm(), tracker("不是这家，是花果园那家", intent="deny", slots=base, requested="booking_date"))
+    slots, _ = await run(
+        ValidateBookingForm(), tracker("不是这家，是花果园那家", intent="deny", slots=base, requested="booking_date")
+    )
     assert slots["booking_store"] == "gy-hgy-car"
 
 
@@ -146,18 +150,27 @@ async def test_impossible_dates_are_explained(text: str) -> None:
     assert "utter_booking_date_impossible" in responses(dispatcher)
 
 
-@pytest.mark.parametrize(("text", "response"), [("0位", "utter_booking_party_unclear"), ("100位", "utter_booking_problem_party_too_large")])
+@pytest.mark.parametrize(
+    ("text", "response"), [("0位", "utter_booking_party_unclear"), ("100位", "utter_booking_problem_party_too_large")]
+)
 async def test_impossible_party_sizes_are_explained(text: str, response: str) -> None:
     slots, dispatcher = await run(
         ValidateBookingForm(),
-        tracker(text, slots={"business": "restaurant"}, requested="party_size",
-                entities=[{"entity": "party_size", "value": text}], mapped={"party_size": text}),
+        tracker(
+            text,
+            slots={"business": "restaurant"},
+            requested="party_size",
+            entities=[{"entity": "party_size", "value": text}],
+            mapped={"party_size": text},
+        ),
     )
     assert slots["party_size"] is None
     assert response in responses(dispatcher)
 
 
-@pytest.mark.parametrize(("text", "plate"), [("贵A12345", "贵A12345"), ("川AD12345", "川AD12345"), ("贵a·5n321", "贵A5N321")])
+@pytest.mark.parametrize(
+    ("text", "plate"), [("贵A12345", "贵A12345"), ("川AD12345", "川AD12345"), ("贵a·5n321", "贵A5N321")]
+)
 def test_valid_plates(text: str, plate: str) -> None:
     assert find_plate(text) == (plate, True)
 
@@ -179,7 +192,9 @@ async def test_ten_digit_mobile_is_explained_and_a_person_offered_on_the_third_t
     assert slots["phone"] is None and slots["invalid_attempts"] == 1
     assert responses(dispatcher)[0] == "utter_booking_phone_length"
     assert dispatcher.messages[0]["digits"] == 10
-    _, third = await run(ValidateBookingForm(), tracker("1381234567", slots={**base, "invalid_attempts": 2}, requested="phone"))
+    _, third = await run(
+        ValidateBookingForm(), tracker("1381234567", slots={**base, "invalid_attempts": 2}, requested="phone")
+    )
     assert "utter_offer_human" in responses(third)
 
 
@@ -194,15 +209,24 @@ async def test_an_unknown_mobile_asks_for_a_name_a_known_one_does_not() -> None:
 async def test_identified_customers_are_never_asked_for_a_mobile(crm_sessionmaker: sessionmaker[Session]) -> None:
     with crm_sessionmaker() as session:
         who = identified(demo(session, "demo-gold"))
-    needed = await ValidateBookingForm().required_slots([], CollectingDispatcher(), tracker("", slots={**CAR, **who}), DOMAIN)
+    needed = await ValidateBookingForm().required_slots(
+        [], CollectingDispatcher(), tracker("", slots={**CAR, **who}), DOMAIN
+    )
     assert "phone" not in needed and "booking_name" not in needed
 
 
 def complete_car_booking(day: date) -> dict[str, Any]:
     return {
-        **CAR, "booking_store": "gy-hgy-car", "booking_service": "fine_wash", "booking_date": day.isoformat(),
-        "booking_time": "11:00", "booking_plate": "贵A12345", "customer_identified": False,
-        "phone": "13922223333", "booking_name": "王", "booking_confirm": True,
+        **CAR,
+        "booking_store": "gy-hgy-car",
+        "booking_service": "fine_wash",
+        "booking_date": day.isoformat(),
+        "booking_time": "11:00",
+        "booking_plate": "贵A12345",
+        "customer_identified": False,
+        "phone": "13922223333",
+        "booking_name": "王",
+        "booking_confirm": True,
     }
 
 
@@ -210,7 +234,9 @@ async def test_submitting_twice_creates_one_booking_for_a_new_customer(crm_sessi
     slots = complete_car_booking(TOMORROW + timedelta(days=2))
     _, first = await run(ActionSubmitBooking(), tracker("确认", intent="affirm", slots=slots))
     _, second = await run(ActionSubmitBooking(), tracker("确认", intent="affirm", slots=slots))
-    numbers = [m["booking_number"] for d in (first, second) for m in d.messages if m["response"] == "utter_booking_created"]
+    numbers = [
+        m["booking_number"] for d in (first, second) for m in d.messages if m["response"] == "utter_booking_created"
+    ]
     assert len(numbers) == 2 and numbers[0] == numbers[1] and BOOKING_NUMBER_RE.fullmatch(numbers[0])
     with crm_sessionmaker() as session:
         rows = session.scalars(select(Booking).where(Booking.booking_number == numbers[0])).all()
@@ -225,18 +251,33 @@ async def test_cancel_needs_the_mobile_on_the_booking(crm_sessionmaker: sessionm
     number = created.messages[0]["booking_number"]
     wrong, dispatcher = await run(
         ValidateCancelBookingForm(),
-        tracker("13800000000", form="cancel_booking_form", slots={"booking_id": number, "customer_identified": False}, requested="phone"),
+        tracker(
+            "13800000000",
+            form="cancel_booking_form",
+            slots={"booking_id": number, "customer_identified": False},
+            requested="phone",
+        ),
     )
     assert wrong["phone"] is None and wrong["booking_id"] is None
     assert responses(dispatcher) == ["utter_booking_mismatch"]
     right, _ = await run(
         ValidateCancelBookingForm(),
-        tracker("13922223333", form="cancel_booking_form", slots={"booking_id": number, "customer_identified": False}, requested="phone"),
+        tracker(
+            "13922223333",
+            form="cancel_booking_form",
+            slots={"booking_id": number, "customer_identified": False},
+            requested="phone",
+        ),
     )
     assert right["phone"] == "13922223333" and right.get("requested_slot", "booking_confirm") == "booking_confirm"
     _, done = await run(
         ActionCancelBooking(),
-        tracker("确认", intent="affirm", form="cancel_booking_form", slots={"booking_id": number, "phone": "13922223333", "customer_identified": False}),
+        tracker(
+            "确认",
+            intent="affirm",
+            form="cancel_booking_form",
+            slots={"booking_id": number, "phone": "13922223333", "customer_identified": False},
+        ),
     )
     assert responses(done) == ["utter_booking_cancelled_free"]
     with crm_sessionmaker() as session:
@@ -247,11 +288,15 @@ async def test_identified_customer_chooses_among_upcoming_bookings(crm_sessionma
     with crm_sessionmaker() as session:
         person = demo(session, "demo-platinum")
         count = session.scalar(
-            select(func.count()).select_from(Booking).where(
+            select(func.count())
+            .select_from(Booking)
+            .where(
                 Booking.customer_id == person.id, Booking.status.in_(("confirmed", "modified")), Booking.end_at > NOW
             )
         )
-    _, dispatcher = await run(ActionAskBookingId(), tracker("我的预约", intent="cancel_booking", slots=identified(person)))
+    _, dispatcher = await run(
+        ActionAskBookingId(), tracker("我的预约", intent="cancel_booking", slots=identified(person))
+    )
     message = dispatcher.messages[0]
     if count == 0:
         assert message["response"] == "utter_ask_booking_id_none_upcoming"
@@ -266,13 +311,23 @@ async def test_status_of_someone_elses_booking_is_not_revealed(crm_sessionmaker:
         platinum = demo(session, "demo-platinum")
         number = session.scalar(select(Booking.booking_number).where(Booking.customer_id == platinum.id).limit(1))
     _, dispatcher = await run(
-        ActionBookingStatus(), tracker("查预约", intent="booking_status", form="booking_status_form",
-                                        slots={**identified(gold), "booking_id": number})
+        ActionBookingStatus(),
+        tracker(
+            "查预约",
+            intent="booking_status",
+            form="booking_status_form",
+            slots={**identified(gold), "booking_id": number},
+        ),
     )
     assert responses(dispatcher) == ["utter_booking_not_found"]
     _, own = await run(
-        ActionBookingStatus(), tracker("查预约", intent="booking_status", form="booking_status_form",
-                                        slots={**identified(platinum), "booking_id": number})
+        ActionBookingStatus(),
+        tracker(
+            "查预约",
+            intent="booking_status",
+            form="booking_status_form",
+            slots={**identified(platinum), "booking_id": number},
+        ),
     )
     assert responses(own) == ["utter_booking_status"]
     assert "*" in own.messages[0]["mobile"] and "*" in own.messages[0]["name"]
@@ -284,10 +339,19 @@ async def test_modify_reads_the_new_time_and_checks_it(crm_sessionmaker: session
     number = created.messages[0]["booking_number"]
     base = {"booking_id": number, "phone": "13922223333", "customer_identified": False}
     changed, _ = await run(
-        ValidateModifyBookingForm(), tracker("改成四点半", intent="modify_booking", form="modify_booking_form", slots=base, requested="booking_change")
+        ValidateModifyBookingForm(),
+        tracker(
+            "改成四点半", intent="modify_booking", form="modify_booking_form", slots=base, requested="booking_change"
+        ),
     )
-    assert changed["booking_change"] == '{"time": "16:30"}' and changed.get("requested_slot", "booking_confirm") == "booking_confirm"
+    assert (
+        changed["booking_change"] == '{"time": "16:30"}'
+        and changed.get("requested_slot", "booking_confirm") == "booking_confirm"
+    )
     closed, dispatcher = await run(
-        ValidateModifyBookingForm(), tracker("改到晚上十点", intent="modify_booking", form="modify_booking_form", slots=base, requested="booking_change")
+        ValidateModifyBookingForm(),
+        tracker(
+            "改到晚上十点", intent="modify_booking", form="modify_booking_form", slots=base, requested="booking_change"
+        ),
     )
     assert closed["booking_change"] is None and "utter_booking_problem_closed" in responses(dispatcher)

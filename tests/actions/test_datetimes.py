@@ -75,7 +75,9 @@ def test_impossible_dates_are_reported(text: str, invalid: str) -> None:
     assert parse_when(text, NOW).invalid == invalid
 
 
-@pytest.mark.parametrize("text", ["YY202611250003", "手机13812345678", "两位", "你们几点营业", "贵A12345", "花果园那家"])
+@pytest.mark.parametrize(
+    "text", ["YY202611250003", "手机13812345678", "两位", "你们几点营业", "贵A12345", "花果园那家"]
+)
 def test_numbers_and_other_answers_are_not_times(text: str) -> None:
     assert parse_when(text, NOW).empty
 

@@ -24,8 +24,12 @@ def at(days: int, hour: int, minute: int = 0) -> datetime:
 
 def car(start: datetime, **extra: object) -> BookingDraft:
     return BookingDraft(
-        business_code="car_care", store_code="gy-hgy-car", service_code="basic_wash", start_at=start,
-        plate_number="贵A12345", **extra,
+        business_code="car_care",
+        store_code="gy-hgy-car",
+        service_code="basic_wash",
+        start_at=start,
+        plate_number="贵A12345",
+        **extra,
     )
 
 
@@ -35,8 +39,12 @@ def new_customer(session: Session, mobile: str = "13700001111") -> int:
 
 def test_create_booking_twice_with_the_same_key_creates_one(seeded_session: Session) -> None:
     customer_id = new_customer(seeded_session)
-    first = service.create_booking(seeded_session, draft=car(at(3, 15)), customer_id=customer_id, idempotency_key="k1", now=NOW)
-    again = service.create_booking(seeded_session, draft=car(at(3, 15)), customer_id=customer_id, idempotency_key="k1", now=NOW)
+    first = service.create_booking(
+        seeded_session, draft=car(at(3, 15)), customer_id=customer_id, idempotency_key="k1", now=NOW
+    )
+    again = service.create_booking(
+        seeded_session, draft=car(at(3, 15)), customer_id=customer_id, idempotency_key="k1", now=NOW
+    )
     assert first.created and not again.created
     assert first.booking is not None and again.booking is not None
     assert again.booking.booking_number == first.booking.booking_number
@@ -75,8 +83,11 @@ def test_full_slot_offers_the_nearest_free_slots(seeded_session: Session) -> Non
         if service.check_booking(seeded_session, draft=car(start), now=NOW) is not None:
             break
         service.create_booking(
-            seeded_session, draft=car(start, party_size=None), customer_id=customer_id,
-            idempotency_key=f"fill-{number}", now=NOW,
+            seeded_session,
+            draft=car(start, party_size=None),
+            customer_id=customer_id,
+            idempotency_key=f"fill-{number}",
+            now=NOW,
         )
     problem = service.check_booking(seeded_session, draft=car(start), now=NOW)
     assert problem is not None and problem.code == "full"
@@ -87,7 +98,9 @@ def test_full_slot_offers_the_nearest_free_slots(seeded_session: Session) -> Non
 
 @pytest.mark.parametrize(("party", "code", "limit"), [(100, "party_too_large", 20), (0, "party_too_small", 1)])
 def test_impossible_party_sizes_are_refused(seeded_session: Session, party: int, code: str, limit: int) -> None:
-    draft = BookingDraft(business_code="restaurant", store_code="gy-yy-food", start_at=at(1, 18), party_size=party, area="hall")
+    draft = BookingDraft(
+        business_code="restaurant", store_code="gy-yy-food", start_at=at(1, 18), party_size=party, area="hall"
+    )
     problem = service.check_booking(seeded_session, draft=draft, now=NOW)
     assert problem is not None and (problem.code, problem.limit) == (code, limit)
 
@@ -107,16 +120,26 @@ def test_hotel_cancellation_is_free_until_18_on_the_check_in_day(seeded_session:
     draft = BookingDraft(
         business_code="hotel", store_code="gy-gsh-hotel", service_code="king", start_at=at(2, 0), nights=2, party_size=2
     )
-    booking = service.create_booking(seeded_session, draft=draft, customer_id=customer_id, idempotency_key="h1", now=NOW).booking
+    booking = service.create_booking(
+        seeded_session, draft=draft, customer_id=customer_id, idempotency_key="h1", now=NOW
+    ).booking
     assert booking is not None and booking.nights == 2
     assert booking.start_at.astimezone(TZ).hour == 14 and booking.end_at.astimezone(TZ).hour == 12
-    before = service.cancellation_terms(seeded_session, booking_number=booking.booking_number, now=at(2, 17), customer_id=customer_id)
-    after = service.cancellation_terms(seeded_session, booking_number=booking.booking_number, now=at(2, 19), customer_id=customer_id)
+    before = service.cancellation_terms(
+        seeded_session, booking_number=booking.booking_number, now=at(2, 17), customer_id=customer_id
+    )
+    after = service.cancellation_terms(
+        seeded_session, booking_number=booking.booking_number, now=at(2, 19), customer_id=customer_id
+    )
     assert before is not None and before.free
     assert after is not None and not after.free and after.fee_zh == "首晚房费"
-    cancelled = service.cancel_booking(seeded_session, booking_number=booking.booking_number, now=at(2, 19), customer_id=customer_id)
+    cancelled = service.cancel_booking(
+        seeded_session, booking_number=booking.booking_number, now=at(2, 19), customer_id=customer_id
+    )
     assert cancelled is not None and cancelled.booking.status == "cancelled" and not cancelled.free
-    again = service.cancel_booking(seeded_session, booking_number=booking.booking_number, now=at(2, 19), customer_id=customer_id)
+    again = service.cancel_booking(
+        seeded_session, booking_number=booking.booking_number, now=at(2, 19), customer_id=customer_id
+    )
     assert again is not None and again.already_cancelled
 
 
@@ -131,43 +154,65 @@ def test_hotel_guests_beyond_the_room_are_refused(seeded_session: Session) -> No
 def test_someone_elses_booking_is_neither_shown_nor_changed(seeded_session: Session) -> None:
     owner = new_customer(seeded_session, "13700003333")
     other = new_customer(seeded_session, "13700004444")
-    booking = service.create_booking(seeded_session, draft=car(at(3, 10)), customer_id=owner, idempotency_key="o1", now=NOW).booking
+    booking = service.create_booking(
+        seeded_session, draft=car(at(3, 10)), customer_id=owner, idempotency_key="o1", now=NOW
+    ).booking
     assert booking is not None
     number = booking.booking_number
     assert service.get_booking(seeded_session, booking_number=number, mobile="13700004444") is None
     assert service.get_booking(seeded_session, booking_number=number, customer_id=other) is None
     assert service.get_booking(seeded_session, booking_number=number) is None
     assert service.cancel_booking(seeded_session, booking_number=number, now=NOW, customer_id=other) is None
-    assert service.modify_booking(seeded_session, booking_number=number, now=NOW, mobile="13700004444", changes={}) is None
+    assert (
+        service.modify_booking(seeded_session, booking_number=number, now=NOW, mobile="13700004444", changes={}) is None
+    )
     assert service.get_booking(seeded_session, booking_number=number, mobile="13700003333") is not None
 
 
 def test_modify_keeps_the_number_and_marks_the_booking_modified(seeded_session: Session) -> None:
     customer_id = new_customer(seeded_session)
-    booking = service.create_booking(seeded_session, draft=car(at(3, 10)), customer_id=customer_id, idempotency_key="m1", now=NOW).booking
+    booking = service.create_booking(
+        seeded_session, draft=car(at(3, 10)), customer_id=customer_id, idempotency_key="m1", now=NOW
+    ).booking
     assert booking is not None
     preview = service.preview_booking_change(
-        seeded_session, booking_number=booking.booking_number, now=NOW, customer_id=customer_id, changes={"start_at": at(3, 16, 30)}
+        seeded_session,
+        booking_number=booking.booking_number,
+        now=NOW,
+        customer_id=customer_id,
+        changes={"start_at": at(3, 16, 30)},
     )
     assert preview is not None and preview.booking is not None and preview.booking.start_at == at(3, 16, 30)
     unchanged = service.get_booking(seeded_session, booking_number=booking.booking_number, customer_id=customer_id)
     assert unchanged is not None and unchanged.start_at == at(3, 10) and unchanged.status == "confirmed"
     result = service.modify_booking(
-        seeded_session, booking_number=booking.booking_number, now=NOW, customer_id=customer_id, changes={"start_at": at(3, 16, 30)}
+        seeded_session,
+        booking_number=booking.booking_number,
+        now=NOW,
+        customer_id=customer_id,
+        changes={"start_at": at(3, 16, 30)},
     )
     assert result is not None and result.problem is None and result.booking is not None
     assert result.booking.booking_number == booking.booking_number
     assert (result.booking.start_at, result.booking.status) == (at(3, 16, 30), "modified")
     closed = service.modify_booking(
-        seeded_session, booking_number=booking.booking_number, now=NOW, customer_id=customer_id, changes={"start_at": at(3, 23)}
+        seeded_session,
+        booking_number=booking.booking_number,
+        now=NOW,
+        customer_id=customer_id,
+        changes={"start_at": at(3, 23)},
     )
     assert closed is not None and closed.problem is not None and closed.problem.code == "closed"
 
 
 def test_upcoming_bookings_leave_out_cancelled_ones(seeded_session: Session) -> None:
     customer_id = new_customer(seeded_session, "13700005555")
-    kept = service.create_booking(seeded_session, draft=car(at(5, 10)), customer_id=customer_id, idempotency_key="u1", now=NOW).booking
-    gone = service.create_booking(seeded_session, draft=car(at(6, 10)), customer_id=customer_id, idempotency_key="u2", now=NOW).booking
+    kept = service.create_booking(
+        seeded_session, draft=car(at(5, 10)), customer_id=customer_id, idempotency_key="u1", now=NOW
+    ).booking
+    gone = service.create_booking(
+        seeded_session, draft=car(at(6, 10)), customer_id=customer_id, idempotency_key="u2", now=NOW
+    ).booking
     assert kept is not None and gone is not None
     service.cancel_booking(seeded_session, booking_number=gone.booking_number, now=NOW, customer_id=customer_id)
     upcoming = service.list_upcoming_bookings(seeded_session, customer_id=customer_id, now=NOW)

@@ -34,9 +34,7 @@ def fresh_mobile() -> str:
     return f"139{random.randint(10**7, 10**8 - 1)}"
 
 
-def test_book_modify_and_cancel_a_car_wash_as_an_anonymous_customer(
-    api: httpx.Client, live_stack: LiveStack
-) -> None:
+def test_book_modify_and_cancel_a_car_wash_as_an_anonymous_customer(api: httpx.Client, live_stack: LiveStack) -> None:
     user, mobile = new_user(), fresh_mobile()
 
     closed = say(api, user, "我想约明天晚上十点去花果园店洗车")
@@ -67,12 +65,7 @@ def test_book_modify_and_cancel_a_car_wash_as_an_anonymous_customer(
     with live_stack.session_factory() as session:
         customer = session.scalar(select(Customer).where(Customer.mobile == mobile))
         assert customer is not None and customer.name == "王"
-        assert (
-            session.scalar(
-                select(func.count()).select_from(Booking).where(Booking.customer_id == customer.id)
-            )
-            == 1
-        )
+        assert session.scalar(select(func.count()).select_from(Booking).where(Booking.customer_id == customer.id)) == 1
         booking = session.scalar(select(Booking).where(Booking.booking_number == number))
         assert booking is not None and booking.status == "confirmed" and booking.plate_number == "贵A12345"
 
