@@ -60,24 +60,15 @@ def phase(results: dict[str, Any], name: str) -> Iterator[None]:
 
 
 def run_nlu(model: Path, eval_path: Path, workdir: Path, retrain_default: bool) -> dict[str, Any]:
-    out = workdir / "nlu.json"
-    argv = [
-        str(RASA_PYTHON),
-        "-m",
-        "bench.nlu_eval",
-        "--ours",
-        str(model),
-        "--eval",
-        str(eval_path),
-        "--out",
-        str(out),
-    ]
-    subprocess.run(
-        argv + (["--retrain-default"] if retrain_default else []),
-        cwd=PROJECT_ROOT,
-        env=rasa_env(),
-        check=True,
-    )
+    """bench/nlu_eval.py in the rasa env; its (chatty) output goes to a log file, shown if it fails."""
+    out, log_path = workdir / "nlu.json", workdir / "nlu_eval.log"
+    argv = [str(RASA_PYTHON), "-m", "bench.nlu_eval", "--ours", str(model), "--eval", str(eval_path)]
+    argv += ["--out", str(out), *(["--retrain-default"] if retrain_default else [])]
+    with log_path.open("wb") as log:
+        code = subprocess.run(argv, cwd=PROJECT_ROOT, env=rasa_env(), stdout=log, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-40:])
+        raise RuntimeError(f"bench.nlu_eval failed with code {code}:\n{tail}")
     return json.loads(out.read_text(encoding="utf-8"))
 
 
