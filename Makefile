@@ -38,10 +38,16 @@ validate: setup ## rasa data validate
 lint: setup ## ruff on the Python code
 	@$(APP_PY) -m ruff check . && $(APP_PY) -m ruff format --check .
 
+NLU_EVAL ?= tests/nlu/test_nlu.jsonl
+CUSTOMERS ?= 20
+TURNS ?= 12
+bench: setup ## Benchmarks: NLU vs baselines, latency vs bare Rasa, training and edit-to-live times (bench/results/)
+	@$(APP_PY) -m bench.run --eval $(NLU_EVAL) --customers $(CUSTOMERS) --turns $(TURNS) $(BENCH_ARGS)
+
 lock: ## Re-resolve requirements/*.in into the committed lock files
 	@bash scripts/lock.sh rasa && bash scripts/lock.sh app
 
 clean: ## Remove generated files (virtual environments are kept)
 	rm -rf var models results .pytest_cache
 
-.PHONY: help setup run test prepare migrate seed train validate lint lock clean
+.PHONY: help setup run test prepare migrate seed train validate lint bench lock clean
