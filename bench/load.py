@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-import yaml
 
+from bench.scripts import Customer, Turn
 from bench.stats import latency_summary
-
-SCENARIOS_PATH = Path(__file__).with_name("scenarios.yml")
-
-
-@dataclass(frozen=True)
-class Turn:
-    episode: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Customer:
-    user_id: str
-    turns: list[Turn]
-    web_user_id: str | None = None  # a demo customer the widget identifies (full stack only)
 
 
 @dataclass
@@ -69,51 +52,6 @@ def _per_episode_p50(samples: list[Sample]) -> dict[str, float]:
         for e in episodes
         if any(s.episode == e and s.ok for s in samples)
     }
-
-
-def load_scenarios(path: Path = SCENARIOS_PATH) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def build_customers(
-    scenarios: dict[str, Any],
-    orders: list[tuple[str, str]],
-    *,
-    customers: int,
-    turns: int,
-    seed: int,
-    run_id: str,
-    web_user_ids: list[str] | None = None,
-    identified_every: int = 4,
-) -> list[Customer]:
-    """Deterministic scripts: weighted episodes until each customer has exactly `turns` turns.
-
-    `orders` are (order_number, owner mobile) pairs from the CRM; every `identified_every`-th customer
-    chats as one of `web_user_ids` (when given).
-    """
-    if not orders:
-        raise ValueError("no orders to look up")
-    rng = random.Random(seed)
-    episodes = scenarios["episodes"]
-    weights = [e["weight"] for e in episodes]
-    result = []
-    for index in range(customers):
-        script: list[Turn] = []
-        while len(script) < turns:
-            episode = rng.choices(episodes, weights=weights)[0]
-            order_number, mobile = rng.choice(orders)
-            for step in episode["turns"]:
-                template = rng.choice(step["pick"]) if "pick" in step else step["fixed"]
-                script.append(Turn(episode["name"], template.format(order_number=order_number, mobile=mobile)))
-        identified = web_user_ids and identified_every and index % identified_every == identified_every - 1
-        result.append(
-            Customer(
-                user_id=f"bench-{run_id}-{index:03d}",
-                turns=script[:turns],
-                web_user_id=web_user_ids[index // identified_every % len(web_user_ids)] if identified else None,
-            )
-        )
-    return result
 
 
 class Target(Protocol):

@@ -34,10 +34,11 @@ from bench.live import (
     start_bare_rasa,
     start_full_stack,
 )
-from bench.load import ApiTarget, Customer, LoadResult, RasaTarget, build_customers, load_scenarios, run_load
+from bench.load import ApiTarget, LoadResult, RasaTarget, run_load
 from bench.machine import machine_info
 from bench.memory import peak_memory_mib
 from bench.report import check_targets, markdown
+from bench.scripts import Customer, build_customers, load_scenarios
 from bench.stats import ratio
 from core.settings import PROJECT_ROOT
 from stack.model import ensure_model, model_path_for, rasa_env, training_fingerprint

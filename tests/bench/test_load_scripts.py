@@ -1,8 +1,8 @@
-"""Simulated customers' scripts (bench/load.py): deterministic, exact length, real order data filled in."""
+"""Simulated customers' scripts (bench/scripts.py): deterministic, exact length, real order data filled in."""
 
 from __future__ import annotations
 
-from bench.load import build_customers, load_scenarios
+from bench.scripts import build_customers, load_scenarios
 
 ORDERS = [("DD202601010001", "13800000001"), ("DD202601010002", "13800000002")]
 
