@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -46,3 +47,15 @@ def peak_memory_mib(pid: int, proc: Path = PROC) -> dict[str, float | int]:
         hwm += status_kib(text, "VmHWM") or 0
         rss += status_kib(text, "VmRSS") or 0
     return {"peak_mib": round(hwm / 1024, 1), "rss_mib": round(rss / 1024, 1), "processes": count}
+
+
+def cpu_seconds(pid: int, proc: Path = PROC) -> float:
+    """User + system CPU time of the process and its descendants so far (/proc/<pid>/stat), in seconds."""
+    ticks = 0
+    for member in process_tree(pid, proc):
+        try:
+            fields = (proc / str(member) / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")

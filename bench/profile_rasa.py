@@ -63,6 +63,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=20)
     args = parser.parse_args()
     logging.disable(logging.ERROR)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.INFO)  # as `rasa run` does; unconfigured structlog prints every debug event
     customers = build_customers(
         load_scenarios(), PLACEHOLDER_ORDERS, customers=args.customers, turns=args.turns, seed=7, run_id="profile"
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from bench.nlu_metrics import CONTRACT_ENTITIES
 
+CPU_COLUMNS = ("api", "rasa", "actions", "bare_rasa", "load_client")
 SYSTEM_TITLES = {
     "ours": "(a) our pipeline (config.yml)",
     "rasa_default": "(b) Rasa default zh (Jieba+CountVectors+DIET)",
@@ -186,6 +187,24 @@ def _serving_section(serving: dict[str, Any]) -> list[str]:
             "",
             "Overhead full stack / bare Rasa: " + ", ".join(f"{k} {v:.2f}x" for k, v in o.items() if v is not None),
         ]
+    if serving.get("cpu_seconds"):
+        lines += [
+            "",
+            "CPU seconds used during each load phase (incl. warm-up), per process (/proc/<pid>/stat):",
+            "",
+            "| target | wall | " + " | ".join(CPU_COLUMNS) + " | CPU ms per message (servers) |",
+            "|---|---|" + "---|" * len(CPU_COLUMNS) + "---|",
+        ]
+        for name, cpu in serving["cpu_seconds"].items():
+            servers = sum(v for k, v in cpu.items() if k not in ("wall", "load_client"))
+            messages = serving.get(name, {}).get("messages", 0) + serving.get("warmup_turns", 0)
+            lines.append(
+                f"| {name} | {cpu['wall']:.1f} | "
+                + " | ".join(f"{cpu[c]:.1f}" if c in cpu else "–" for c in CPU_COLUMNS)
+                + f" | {1000 * servers / messages:.0f} |"
+                if messages
+                else " | n/a |"
+            )
     if serving.get("memory"):
         lines += ["", "| process | peak RSS (VmHWM) | RSS at end | processes |", "|---|---|---|---|"]
         for name, m in serving["memory"].items():

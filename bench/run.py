@@ -36,7 +36,7 @@ from bench.live import (
 )
 from bench.load import ApiTarget, LoadResult, RasaTarget, run_load
 from bench.machine import machine_info
-from bench.memory import peak_memory_mib
+from bench.memory import cpu_seconds, peak_memory_mib
 from bench.report import check_targets, markdown
 from bench.scripts import Customer, build_customers, load_scenarios
 from bench.stats import ratio
@@ -58,6 +58,18 @@ def phase(results: dict[str, Any], name: str) -> Iterator[None]:
         yield
     finally:
         results.setdefault("phases", {})[name] = round(time.perf_counter() - started, 1)
+
+
+@contextmanager
+def cpu_during(pids: dict[str, int]) -> Iterator[dict[str, float]]:
+    """CPU seconds each process (tree) used inside the block, plus the machine's wall time, filled on exit."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    started, client_started = time.perf_counter(), time.process_time()
+    used: dict[str, float] = {}
+    yield used
+    used.update({name: round(cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()})
+    used["load_client"] = round(time.process_time() - client_started, 2)  # this process: the httpx customers
+    used["wall"] = round(time.perf_counter() - started, 2)
 
 
 def run_nlu(model: Path, eval_path: Path, workdir: Path, retrain_default: bool) -> dict[str, Any]:
@@ -116,7 +128,8 @@ def run_serving_and_edits(model: Path, args: argparse.Namespace, workdir: Path, 
             wait_until_ready(bare_process, READY_TIMEOUT_SECONDS)
         customers, warmup = _customers(stack, args, run_id)
         logger.info("Full stack: %d customers x %d turns", len(customers), args.turns)
-        with phase(results, "load_full_stack"):
+        pids = {name: stack.pid(name) for name in ("api", "rasa", "actions")}
+        with phase(results, "load_full_stack"), cpu_during(pids) as full_cpu:
             full = asyncio.run(run_load(ApiTarget(stack.api_url), customers, warmup, args.think))
         memory = {name: peak_memory_mib(stack.pid(name)) for name in ("api", "rasa", "actions")}
         serving: dict[str, Any] = {
@@ -136,31 +149,35 @@ def run_serving_and_edits(model: Path, args: argparse.Namespace, workdir: Path, 
 
         # Breakdown of the overhead: the stack's own Rasa (SQL tracker store + action server), no hub.
         logger.info("Stack's Rasa directly (actions + SQL tracker store, without the API hub)")
-        direct = asyncio.run(
-            run_load(
-                RasaTarget(stack.settings.rasa_url, name="stack_rasa"),
-                _anonymous(customers, "direct"),
-                _anonymous(warmup, "direct"),
-                args.think,
+        with cpu_during(pids) as direct_cpu:
+            direct = asyncio.run(
+                run_load(
+                    RasaTarget(stack.settings.rasa_url, name="stack_rasa"),
+                    _anonymous(customers, "direct"),
+                    _anonymous(warmup, "direct"),
+                    args.think,
+                )
             )
-        )
         serving["stack_rasa"] = _load_summary(direct)
+        serving["cpu_seconds"] = {"full_stack": full_cpu, "stack_rasa": direct_cpu}
         serving["latencies"]["stack_rasa"] = [s.seconds for s in direct.samples if s.ok]
 
         logger.info("Bare Rasa (same model, REST channel, no action endpoint, in-memory trackers)")
         try:
-            bare = asyncio.run(
-                run_load(
-                    RasaTarget(bare_url),
-                    _anonymous(customers, "bare"),
-                    _anonymous(warmup, "bare"),
-                    args.think,
+            with cpu_during({"bare_rasa": bare_process.popen.pid}) as bare_cpu:
+                bare = asyncio.run(
+                    run_load(
+                        RasaTarget(bare_url),
+                        _anonymous(customers, "bare"),
+                        _anonymous(warmup, "bare"),
+                        args.think,
+                    )
                 )
-            )
             memory["bare_rasa"] = peak_memory_mib(bare_process.popen.pid)
         finally:
             stop_all([bare_process])
         serving["bare_rasa"] = _load_summary(bare)
+        serving["cpu_seconds"]["bare_rasa"] = bare_cpu
         serving["latencies"]["bare_rasa"] = [s.seconds for s in bare.samples if s.ok]
         serving["memory"] = memory
         serving["overhead"] = {

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from bench.memory import peak_memory_mib, status_kib
+from bench.memory import cpu_seconds, peak_memory_mib, status_kib
 from bench.patterns import compile_patterns, extract_entities
 from bench.report import check_targets
 from bench.stats import latency_summary, percentile
@@ -74,3 +75,13 @@ def test_targets_pass_and_miss() -> None:
         "full training": "MISS",
         "FAQ answer edit live": "PASS",
     }
+
+
+def test_cpu_seconds_sums_utime_and_stime_over_the_tree(tmp_path: Path) -> None:
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid, children, utime, stime in ((20, "21", 3 * ticks, ticks), (21, "", ticks, 0)):
+        (tmp_path / str(pid) / "task" / str(pid)).mkdir(parents=True)
+        (tmp_path / str(pid) / "task" / str(pid) / "children").write_text(children)
+        rest = " ".join(["0"] * 10)  # fields 4..13
+        (tmp_path / str(pid) / "stat").write_text(f"{pid} (python (x)) S {rest} {utime} {stime} 0 0\n")
+    assert cpu_seconds(20, proc=tmp_path) == 5.0
