@@ -83,6 +83,9 @@ def ensure_default_model(retrain: bool) -> tuple[Path, float | None]:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    for stale in BENCH_MODELS.glob("rasa-default-zh-*.tar.gz"):
+        if stale != path:
+            stale.unlink()  # only the model of the current inputs is worth keeping
     return path, time.perf_counter() - started
 
 
