@@ -1,0 +1,33 @@
+"""All CRM tables; import models from here (`from crm.models import Customer`)."""
+
+from crm.models.base import Base, TimestampMixin
+from crm.models.bookings import Booking
+from crm.models.conversations import Conversation, Message
+from crm.models.customers import Customer, TierServiceLevel
+from crm.models.orders import Order, OrderEvent, OrderItem
+from crm.models.sequences import NumberSequence
+from crm.models.support import Agent, Complaint, CsatResponse, Escalation
+from crm.models.tenant import Business, FaqEntry, Product, Service, Store
+
+__all__ = [
+    "Agent",
+    "Base",
+    "Booking",
+    "Business",
+    "Complaint",
+    "Conversation",
+    "CsatResponse",
+    "Customer",
+    "Escalation",
+    "FaqEntry",
+    "Message",
+    "NumberSequence",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "Product",
+    "Service",
+    "Store",
+    "TierServiceLevel",
+    "TimestampMixin",
+]
