@@ -58,7 +58,7 @@ def service_specs(settings: Settings, model_path: Path) -> list[ProcessSpec]:
             name="actions",
             argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
             health_url=f"http://127.0.0.1:{settings.action_port}/health",
-            env=app_env,
+            env={**app_env, "SANIC_HOST": "127.0.0.1"},  # rasa-sdk's only way to not listen on 0.0.0.0
         ),
         ProcessSpec(
             name="rasa",
