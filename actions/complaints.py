@@ -107,9 +107,7 @@ def _mobile_slot(tracker: Tracker, dispatcher: CollectingDispatcher, slot: str) 
     return {}
 
 
-def _validate_mobile(
-    value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str
-) -> dict[str, Any]:
+def _validate_mobile(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> dict[str, Any]:
     mobile = find_mobile(str(value or ""))
     if mobile is None:
         return reject(dispatcher, tracker, slot, "utter_invalid_phone")
@@ -172,9 +170,7 @@ class ValidateComplaintForm(FormValidationAction):
         if found is None or found == current:
             return {}
         if current is not None:
-            dispatcher.utter_message(
-                response="utter_complaint_category_updated", category_label=_category_label(found)
-            )
+            dispatcher.utter_message(response="utter_complaint_category_updated", category_label=_category_label(found))
         return {CATEGORY: found}
 
     async def extract_phone(
@@ -253,9 +249,7 @@ class ValidateComplaintForm(FormValidationAction):
         number = _reference_in(str(value or ""), bare=True)
         if number is None:
             return reject(dispatcher, tracker, REFERENCE, "utter_complaint_invalid_reference")
-        outcome = await self._check_reference(
-            tracker, number, mobile=find_mobile(str(tracker.get_slot(PHONE) or ""))
-        )
+        outcome = await self._check_reference(tracker, number, mobile=find_mobile(str(tracker.get_slot(PHONE) or "")))
         if outcome in ("ok", "needs_mobile"):  # needs_mobile: checked again once the mobile is known
             return accept(REFERENCE, number)
         return reject(dispatcher, tracker, REFERENCE, "utter_complaint_reference_not_found", reference=number)
@@ -288,18 +282,14 @@ class ActionSubmitComplaint(Action):
     def name(self) -> str:
         return "action_submit_complaint"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         reference = tracker.get_slot(REFERENCE)
         customer_id = identified_customer_id(tracker)
         try:
             receipt = await in_session(
                 complaints.submit_complaint,
                 customer_id=customer_id,
-                contact_mobile=None
-                if customer_id is not None
-                else find_mobile(str(tracker.get_slot(PHONE) or "")),
+                contact_mobile=None if customer_id is not None else find_mobile(str(tracker.get_slot(PHONE) or "")),
                 category=tracker.get_slot(CATEGORY),
                 description=tracker.get_slot(DESCRIPTION) or "",
                 reference=None if reference in (None, NO_REFERENCE) else reference,
@@ -330,9 +320,7 @@ class ActionCancelComplaint(Action):
     def name(self) -> str:
         return "action_cancel_complaint"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(response="utter_complaint_cancelled")
         return _reset_form_events()
 
@@ -400,9 +388,7 @@ class ActionComplaintStatus(Action):
     def name(self) -> str:
         return "action_complaint_status"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         customer_id = identified_customer_id(tracker)
         number = find_ticket_number(_text(tracker), allow_bare=False) or find_ticket_number(
             str(tracker.get_slot(TICKET_ID) or "")

@@ -70,9 +70,7 @@ class ActionAnswerFaq(Action):
     def name(self) -> str:
         return "action_answer_faq"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         prediction = faq_prediction(tracker.latest_message)
         key, confidence = prediction.key, prediction.confidence
         pressed = await in_session(faq.key_for_question, question=tracker.latest_message.get("text") or "")
@@ -91,20 +89,14 @@ class ActionAnswerFaq(Action):
         return []
 
     @staticmethod
-    async def _suggest(
-        dispatcher: CollectingDispatcher, domain: DomainDict, prediction: FaqPrediction
-    ) -> None:
-        keys = [key for key, score in prediction.ranking if score >= MIN_SUGGESTION_CONFIDENCE][
-            :MAX_SUGGESTIONS
-        ]
+    async def _suggest(dispatcher: CollectingDispatcher, domain: DomainDict, prediction: FaqPrediction) -> None:
+        keys = [key for key, score in prediction.ranking if score >= MIN_SUGGESTION_CONFIDENCE][:MAX_SUGGESTIONS]
         questions = await in_session(faq.questions_for, keys=keys) if keys else {}
         if not questions:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return
         buttons = [{"title": questions[key], "payload": questions[key]} for key in keys if key in questions]
-        logger.info(
-            "FAQ below threshold (%s %.2f): suggesting %s", prediction.key, prediction.confidence, keys
-        )
+        logger.info("FAQ below threshold (%s %.2f): suggesting %s", prediction.key, prediction.confidence, keys)
         # The candidates come first, then the response's own "none of these" buttons from the domain.
         template = domain["responses"]["utter_faq_suggestions"][0]
         dispatcher.utter_message(text=template["text"], buttons=[*buttons, *template.get("buttons", [])])

@@ -16,9 +16,7 @@ class ActionGreet(Action):
     def name(self) -> str:
         return "action_greet"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         title = tracker.get_slot(slots.CUSTOMER_TITLE)
         if title:
             dispatcher.utter_message(response="utter_greet_customer", customer_title=title)

@@ -71,13 +71,7 @@ def parse_count(text: str) -> int | None:
     if family:
         return int(cn2an.cn2an(family.group(1), "smart"))
     match = _COUNT.search(folded)
-    token = (
-        match.group(1)
-        if match
-        else folded
-        if re.fullmatch(r"[0-9一二两三四五六七八九十百]{1,4}", folded)
-        else None
-    )
+    token = match.group(1) if match else folded if re.fullmatch(r"[0-9一二两三四五六七八九十百]{1,4}", folded) else None
     if token is None:
         return None
     try:

@@ -60,9 +60,7 @@ def describe_order(order: OrderOut, domain: DomainDict) -> dict[str, str]:
             )
         )
     if order.status in SHIPPED_STATUSES - {"delivered"} and order.estimated_delivery_date:
-        delivery.append(
-            fill(domain, "utter_order_part_eta", date=order.estimated_delivery_date.strftime("%m月%d日"))
-        )
+        delivery.append(fill(domain, "utter_order_part_eta", date=order.estimated_delivery_date.strftime("%m月%d日")))
     items = "、".join(f"{item.name}×{item.quantity}" for item in order.items)
     return {
         "order_number": order.order_number,
@@ -119,9 +117,7 @@ class ActionCheckOrderStatus(Action):
     def name(self) -> str:
         return "action_check_order_status"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         customer_id = _identified_customer_id(tracker)
         order_number = find_order_number(str(tracker.get_slot(ORDER_ID) or "")) or find_order_number(
             tracker.latest_message.get("text", ""), allow_bare=False
@@ -148,9 +144,7 @@ class ActionCheckOrderStatus(Action):
 
     @staticmethod
     async def _list_recent(dispatcher: CollectingDispatcher, domain: DomainDict, customer_id: int) -> None:
-        recent = await in_session(
-            orders.list_orders_for_customer, customer_id=customer_id, limit=RECENT_ORDERS_SHOWN
-        )
+        recent = await in_session(orders.list_orders_for_customer, customer_id=customer_id, limit=RECENT_ORDERS_SHOWN)
         if not recent:
             dispatcher.utter_message(response="utter_no_orders")
             return

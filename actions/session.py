@@ -50,17 +50,13 @@ class ActionSessionStart(Action):
     def name(self) -> str:
         return "action_session_start"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         events: list[EventType] = [SessionStarted()]
         if domain.get("session_config", {}).get("carry_over_slots_to_new_session", True):
             events.extend(
                 SlotSet(name, value)
                 for name, value in tracker.current_slot_values().items()
-                if value is not None
-                and name not in slots.PROFILE_SLOTS
-                and name != slots.SESSION_STARTED_METADATA
+                if value is not None and name not in slots.PROFILE_SLOTS and name != slots.SESSION_STARTED_METADATA
             )
         customer_id = _customer_id_from(tracker.get_slot(slots.SESSION_STARTED_METADATA))
         customer = None

@@ -54,14 +54,10 @@ def create_app(
     install_error_handlers(app)
 
     @app.middleware("http")
-    async def limit_request_size(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    async def limit_request_size(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_REQUEST_BYTES):
-            return JSONResponse(
-                status_code=413, content=error_body("request_too_large", text("request_too_large"))
-            )
+            return JSONResponse(status_code=413, content=error_body("request_too_large", text("request_too_large")))
         return await call_next(request)
 
     app.include_router(widget.router)

@@ -68,16 +68,12 @@ def allocate_numbers(session: Session, prefix: str, day: str, count: int) -> lis
     statement: ReturningInsert[tuple[int]]
     if dialect == "postgresql":
         pg_insert = postgresql.insert(table).values(values)
-        statement = pg_insert.on_conflict_do_update(index_elements=keys, set_=bump).returning(
-            table.c.last_value
-        )
+        statement = pg_insert.on_conflict_do_update(index_elements=keys, set_=bump).returning(table.c.last_value)
     elif dialect == "sqlite":
         lite_insert = sqlite.insert(table).values(values)
-        statement = lite_insert.on_conflict_do_update(index_elements=keys, set_=bump).returning(
-            table.c.last_value
-        )
+        statement = lite_insert.on_conflict_do_update(index_elements=keys, set_=bump).returning(table.c.last_value)
     else:
-        raise NotImplementedError(f"number allocation is not implemented for {dialect}")
+        raise ValueError(f"unsupported database dialect {dialect!r}: the CRM runs on PostgreSQL or SQLite")
     last = session.execute(statement).scalar_one()
     if last > MAX_SEQUENCE:
         raise SequenceExhaustedError(f"{prefix}{day}: {last} exceeds {MAX_SEQUENCE}")

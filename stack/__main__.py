@@ -95,9 +95,7 @@ def main() -> None:
         else:
             run(settings)
     except subprocess.CalledProcessError as exc:
-        sys.exit(
-            f"\n{Path(exc.cmd[0]).name} {exc.cmd[1]} failed (exit code {exc.returncode}); see its output above."
-        )
+        sys.exit(f"\n{Path(exc.cmd[0]).name} {exc.cmd[1]} failed (exit code {exc.returncode}); see its output above.")
 
 
 if __name__ == "__main__":

@@ -142,6 +142,4 @@ async def get_dev_identity(
     """Development only: signs a web_user_id (e.g. demo-gold) the way the embedding site would."""
     if settings.app_env != "development":
         raise HTTPException(status_code=404, detail="Not found")
-    return DevIdentityOut(
-        web_user_id=web_user_id, identity_token=sign_web_user_id(web_user_id, settings.widget_secret)
-    )
+    return DevIdentityOut(web_user_id=web_user_id, identity_token=sign_web_user_id(web_user_id, settings.widget_secret))

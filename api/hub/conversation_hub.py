@@ -47,9 +47,7 @@ class HubResult:
 
 
 class ConversationHub:
-    def __init__(
-        self, session_factory: sessionmaker[Session], rasa: RasaClient, reply_wait_seconds: float
-    ) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], rasa: RasaClient, reply_wait_seconds: float) -> None:
         self._session_factory = session_factory
         self._rasa = rasa
         self._reply_wait_seconds = reply_wait_seconds
@@ -103,9 +101,7 @@ class ConversationHub:
                 metadata=metadata,
             )
         except RasaUnavailableError as exc:
-            logger.error(
-                "Rasa unavailable for conversation %s message %s: %s", conversation.id, message.id, exc
-            )
+            logger.error("Rasa unavailable for conversation %s message %s: %s", conversation.id, message.id, exc)
             return [BotReply(text=hub_text("system_busy"))], "system"
         if not replies:
             # Rasa answers 200 with nothing when an action failed (e.g. the action server is down);
@@ -153,9 +149,7 @@ def _accept_inbound(
 def _open_transcript(
     session: Session, *, channel: str, channel_user_id: str
 ) -> tuple[ConversationOut | None, list[MessageOut]]:
-    conversation = conversations.find_open_conversation(
-        session, channel=channel, channel_user_id=channel_user_id
-    )
+    conversation = conversations.find_open_conversation(session, channel=channel, channel_user_id=channel_user_id)
     if conversation is None:
         return None, []
     return conversation, conversations.list_transcript(session, conversation_id=conversation.id)

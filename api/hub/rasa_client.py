@@ -52,9 +52,7 @@ def parse_rest_replies(body: Any) -> list[BotReply]:
         ]
         text = item.get("text") or ""
         if text or buttons or item.get("image") or item.get("custom"):
-            replies.append(
-                BotReply(text=text, buttons=buttons, image=item.get("image"), custom=item.get("custom"))
-            )
+            replies.append(BotReply(text=text, buttons=buttons, image=item.get("image"), custom=item.get("custom")))
     return replies
 
 

@@ -98,9 +98,7 @@ class FaqEntry(TimestampMixin, Base):
 
     __tablename__ = "faq_entry"
     __table_args__ = (
-        CheckConstraint(
-            "confidence_threshold >= 0 AND confidence_threshold <= 1", name="confidence_threshold_range"
-        ),
+        CheckConstraint("confidence_threshold >= 0 AND confidence_threshold <= 1", name="confidence_threshold_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

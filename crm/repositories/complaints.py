@@ -28,9 +28,7 @@ class ComplaintRepository(Repository):
             .limit(1)
         )
 
-    def count_recent_for_subject(
-        self, *, customer_id: int | None, mobile: str | None, since: datetime
-    ) -> int:
+    def count_recent_for_subject(self, *, customer_id: int | None, mobile: str | None, since: datetime) -> int:
         """Complaints by this customer or from this contact mobile created at or after `since`."""
         matches = []
         if customer_id is not None:
@@ -39,14 +37,10 @@ class ComplaintRepository(Repository):
             matches.append(Complaint.contact_mobile == mobile)
         if not matches:
             return 0
-        statement = (
-            select(func.count()).select_from(Complaint).where(or_(*matches), Complaint.created_at >= since)
-        )
+        statement = select(func.count()).select_from(Complaint).where(or_(*matches), Complaint.created_at >= since)
         return int(self.session.scalar(statement) or 0)
 
-    def list_for_customer(
-        self, customer_id: int, *, statuses: tuple[str, ...], limit: int
-    ) -> list[Complaint]:
+    def list_for_customer(self, customer_id: int, *, statuses: tuple[str, ...], limit: int) -> list[Complaint]:
         """The customer's newest complaints in `statuses`."""
         return list(
             self.session.scalars(

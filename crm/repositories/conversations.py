@@ -45,9 +45,6 @@ class MessageRepository(Repository):
     def list_latest(self, conversation_id: int, limit: int) -> list[Message]:
         """The newest `limit` messages of a conversation, oldest first."""
         newest_first = self.session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(Message.id.desc())
-            .limit(limit)
+            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc()).limit(limit)
         )
         return list(reversed(list(newest_first)))

@@ -27,6 +27,4 @@ class TierRepository(Repository):
         return self.session.get(TierServiceLevel, tier)
 
     def list_all(self) -> list[TierServiceLevel]:
-        return list(
-            self.session.scalars(select(TierServiceLevel).order_by(TierServiceLevel.queue_priority.desc()))
-        )
+        return list(self.session.scalars(select(TierServiceLevel).order_by(TierServiceLevel.queue_priority.desc())))

@@ -10,9 +10,7 @@ from crm.repositories.base import Repository
 
 
 def _active_stores() -> Select[tuple[Store]]:
-    return (
-        select(Store).join(Store.business).options(joinedload(Store.business)).where(Store.active.is_(True))
-    )
+    return select(Store).join(Store.business).options(joinedload(Store.business)).where(Store.active.is_(True))
 
 
 class StoreRepository(Repository):

@@ -103,9 +103,7 @@ def seed(session: Session, *, anchor: date | None = None, data: SeedData | None 
 
     order_factory = OrderFactory(rng, config, refs, clock)
     plans = order_factory.demo_plans(drafts) + order_factory.random_plans(drafts)
-    orders = _numbered(
-        session, [order_factory.build(plan) for plan in plans], ORDER_PREFIX, clock, _placed_at
-    )
+    orders = _numbered(session, [order_factory.build(plan) for plan in plans], ORDER_PREFIX, clock, _placed_at)
     session.add_all(orders)
     session.flush()
     _finalize_customers(rng, drafts, orders, refs, clock)
@@ -164,9 +162,7 @@ def _numbered(
     for day in sorted(by_day):
         day_rows = by_day[day]
         day_text = day.strftime("%Y%m%d")
-        for row, value in zip(
-            day_rows, allocate_numbers(session, prefix, day_text, len(day_rows)), strict=True
-        ):
+        for row, value in zip(day_rows, allocate_numbers(session, prefix, day_text, len(day_rows)), strict=True):
             setattr(row, attribute, format_number(prefix, day_text, value))
     return ordered
 
@@ -205,8 +201,6 @@ def _finalize_customers(
 
 def _override_tiers(rng: random.Random, drafts: list[CustomerDraft], count: int) -> None:
     """A few manual upgrades (e.g. goodwill after a complaint): one tier above the spend-based one."""
-    candidates = [
-        draft.customer for draft in drafts if draft.demo is None and draft.customer.tier != "platinum"
-    ]
+    candidates = [draft.customer for draft in drafts if draft.demo is None and draft.customer.tier != "platinum"]
     for customer in rng.sample(candidates, k=min(count, len(candidates))):
         customer.tier_override = TIER_ORDER[TIER_ORDER.index(customer.tier) + 1]

@@ -65,9 +65,7 @@ class BookingFactory:
         rng = self.rng
         customer = draft.customer
         store = self._store(business, customer.city)
-        booking = Booking(
-            customer_id=customer.id, business_id=self.refs.businesses[business].id, store_id=store.id
-        )
+        booking = Booking(customer_id=customer.id, business_id=self.refs.businesses[business].id, store_id=store.id)
         if business == "hotel":
             self._hotel(booking, day)
         elif business == "restaurant":
@@ -144,8 +142,7 @@ class BookingFactory:
         prefix = self.config.plate_prefixes.get(city, next(iter(self.config.plate_prefixes.values())))
         letters = self.config.plate_letters
         tail = "".join(
-            str(self.rng.randrange(10)) if self.rng.random() < 0.75 else self.rng.choice(letters)
-            for _ in range(5)
+            str(self.rng.randrange(10)) if self.rng.random() < 0.75 else self.rng.choice(letters) for _ in range(5)
         )
         return f"{prefix}{tail}"
 

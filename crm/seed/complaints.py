@@ -42,18 +42,12 @@ class ComplaintFactory:
             tier = customer.effective_tier if customer is not None else "lead"
             severity = "high" if rng.random() < 0.25 else "normal"
             level = self.refs.tier_data(tier)
-            hours = (
-                level.complaint_response_hours_high
-                if severity == "high"
-                else level.complaint_response_hours_normal
-            )
+            hours = level.complaint_response_hours_high if severity == "high" else level.complaint_response_hours_normal
             city = customer.city if customer is not None else None
             stores = [s for s in self.refs.stores_by_business[business.code] if s.city == city]
             complaint = Complaint(
                 customer_id=customer.id if customer is not None else None,
-                contact_mobile=customer.mobile
-                if customer is not None
-                else make_mobile(rng, self.config, used_mobiles),
+                contact_mobile=customer.mobile if customer is not None else make_mobile(rng, self.config, used_mobiles),
                 business_id=business.id,
                 store_id=rng.choice(stores).id if stores else None,
                 category=category,

@@ -200,9 +200,7 @@ class OrderFactory:
             room=rng.randint(1, 4),
         )
         order.recipient_name = (
-            customer.name
-            if draft.demo is not None or rng.random() < 0.85
-            else make_name(rng, self.config, "female")
+            customer.name if draft.demo is not None or rng.random() < 0.85 else make_name(rng, self.config, "female")
         )
         order.recipient_mobile = customer.mobile
         order.shipping_province = city.province

@@ -98,9 +98,7 @@ def fold(text: str) -> str:
 
 def normalize_description(text: str) -> str:
     """What two submissions of one complaint share: folded text without spaces, punctuation or emoji."""
-    return "".join(
-        ch for ch in fold(text) if not unicodedata.category(ch).startswith(_IGNORED_UNICODE_CATEGORIES)
-    )
+    return "".join(ch for ch in fold(text) if not unicodedata.category(ch).startswith(_IGNORED_UNICODE_CATEGORIES))
 
 
 def drop_negated(text: str, rules: ComplaintRules | None = None) -> str:
@@ -159,10 +157,7 @@ def means_no_reference(text: str, rules: ComplaintRules | None = None) -> bool:
     """True when the answer to 'any related order or booking?' means none (没有, 不记得…)."""
     rules = rules or load_rules()
     folded = normalize_description(text)
-    return (
-        any(normalize_description(phrase) in folded for phrase in rules.no_reference_phrases)
-        and len(folded) <= 12
-    )
+    return any(normalize_description(phrase) in folded for phrase in rules.no_reference_phrases) and len(folded) <= 12
 
 
 def high_severity_reasons(description: str, rules: ComplaintRules | None = None) -> list[str]:
@@ -176,9 +171,7 @@ def high_severity_reasons(description: str, rules: ComplaintRules | None = None)
     ]
 
 
-def severity_for(
-    description: str, *, repeated: bool, rules: ComplaintRules | None = None
-) -> ComplaintSeverity:
+def severity_for(description: str, *, repeated: bool, rules: ComplaintRules | None = None) -> ComplaintSeverity:
     """'high' for food safety, injury, threats to go public/legal, or a repeated complaint; else 'normal'."""
     return "high" if repeated or high_severity_reasons(description, rules) else "normal"
 

@@ -89,9 +89,7 @@ def check_reference(
     if customer_id is None and not mobile:
         return ReferenceCheckOut(reference=reference, kind=kind, outcome="needs_mobile")
     found = _owned_reference(session, reference, kind, customer_id=customer_id, mobile=mobile)
-    return ReferenceCheckOut(
-        reference=reference, kind=kind, outcome="ok" if found is not None else "not_found"
-    )
+    return ReferenceCheckOut(reference=reference, kind=kind, outcome="ok" if found is not None else "not_found")
 
 
 def _owned_reference(
@@ -125,9 +123,7 @@ def _response_hours(session: Session, customer: Customer | None, severity: str) 
     if level is None:
         defaults = rules_.load_rules().default_response_hours
         return defaults.high if severity == "high" else defaults.normal
-    return (
-        level.complaint_response_hours_high if severity == "high" else level.complaint_response_hours_normal
-    )
+    return level.complaint_response_hours_high if severity == "high" else level.complaint_response_hours_normal
 
 
 def _receipt(complaint: Complaint, *, created: bool, now: datetime) -> ComplaintReceiptOut:
@@ -175,9 +171,7 @@ def submit_complaint(
     contact_mobile = contact_mobile or (customer.mobile if customer is not None else None)
 
     repository = ComplaintRepository(session)
-    existing = _find_duplicate(
-        repository, customer_id, contact_mobile, category, description, idempotency_key, now
-    )
+    existing = _find_duplicate(repository, customer_id, contact_mobile, category, description, idempotency_key, now)
     if existing is not None:
         return _receipt(existing, created=False, now=now)
 
@@ -185,9 +179,7 @@ def submit_complaint(
     if reference:
         check = check_reference(session, reference=reference, customer_id=customer_id, mobile=contact_mobile)
         owned = (
-            _owned_reference(
-                session, check.reference, check.kind, customer_id=customer_id, mobile=contact_mobile
-            )
+            _owned_reference(session, check.reference, check.kind, customer_id=customer_id, mobile=contact_mobile)
             if check.outcome == "ok" and check.kind is not None
             else None
         )
@@ -228,9 +220,7 @@ def submit_complaint(
             complaint = repository.add(candidate)
     except IntegrityError:
         # A concurrent submission of the same complaint (same key or fingerprint) committed first.
-        winner = _find_duplicate(
-            repository, customer_id, contact_mobile, category, description, idempotency_key, now
-        )
+        winner = _find_duplicate(repository, customer_id, contact_mobile, category, description, idempotency_key, now)
         if winner is None:
             raise
         logger.info("Complaint race lost to %s", winner.ticket_number)
@@ -313,7 +303,5 @@ def list_open_complaints(
 ) -> list[ComplaintStatusOut]:
     """The customer's newest open or in-progress tickets ('我的投诉')."""
     now = now or utcnow()
-    complaints = ComplaintRepository(session).list_for_customer(
-        customer_id, statuses=OPEN_STATUSES, limit=limit
-    )
+    complaints = ComplaintRepository(session).list_for_customer(customer_id, statuses=OPEN_STATUSES, limit=limit)
     return [_status_out(complaint, now=now) for complaint in complaints]

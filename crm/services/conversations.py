@@ -161,9 +161,7 @@ def record_outbound_messages(
 
 def list_replies(session: Session, *, message_id: int) -> list[MessageOut]:
     """Outbound messages answering inbound message `message_id`, in the order they were stored."""
-    return [
-        MessageOut.model_validate(message) for message in MessageRepository(session).list_replies(message_id)
-    ]
+    return [MessageOut.model_validate(message) for message in MessageRepository(session).list_replies(message_id)]
 
 
 def list_transcript(session: Session, *, conversation_id: int, limit: int = 200) -> list[MessageOut]:
@@ -171,6 +169,5 @@ def list_transcript(session: Session, *, conversation_id: int, limit: int = 200)
     if limit < 1:
         raise ValueError("limit must be at least 1")
     return [
-        MessageOut.model_validate(message)
-        for message in MessageRepository(session).list_latest(conversation_id, limit)
+        MessageOut.model_validate(message) for message in MessageRepository(session).list_latest(conversation_id, limit)
     ]

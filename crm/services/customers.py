@@ -31,9 +31,7 @@ def get_customer(session: Session, *, customer_id: int) -> CustomerOut | None:
     return _customer_out(session, customer) if customer is not None else None
 
 
-def find_customer_by_channel_identity(
-    session: Session, *, channel: str, channel_user_id: str
-) -> CustomerOut | None:
+def find_customer_by_channel_identity(session: Session, *, channel: str, channel_user_id: str) -> CustomerOut | None:
     """The customer bound to a channel user: web -> web_user_id, wechat -> wechat_openid; rest has none."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")

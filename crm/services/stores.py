@@ -28,14 +28,9 @@ def _store_out(store: Store) -> StoreOut:
     )
 
 
-def list_stores(
-    session: Session, *, city: str | None = None, business_code: str | None = None
-) -> list[StoreOut]:
+def list_stores(session: Session, *, city: str | None = None, business_code: str | None = None) -> list[StoreOut]:
     """Active stores, optionally of one city and/or business."""
-    return [
-        _store_out(store)
-        for store in StoreRepository(session).list_active(city=city, business_code=business_code)
-    ]
+    return [_store_out(store) for store in StoreRepository(session).list_active(city=city, business_code=business_code)]
 
 
 def find_stores(session: Session, *, name_fragment: str, business_code: str | None = None) -> list[StoreOut]:
@@ -43,9 +38,7 @@ def find_stores(session: Session, *, name_fragment: str, business_code: str | No
     fragment = name_fragment.strip()
     if not fragment:
         return []
-    return [
-        _store_out(store) for store in StoreRepository(session).search(fragment, business_code=business_code)
-    ]
+    return [_store_out(store) for store in StoreRepository(session).search(fragment, business_code=business_code)]
 
 
 def get_store(session: Session, *, code: str) -> StoreOut | None:

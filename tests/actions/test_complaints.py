@@ -115,9 +115,7 @@ async def test_a_bare_request_asks_what_happened() -> None:
     assert DOMAIN["forms"]["complaint_form"]["required_slots"][0] == "complaint_description"
 
 
-async def test_the_description_answer_infers_the_category_then_asks_an_anonymous_customer_for_a_mobile() -> (
-    None
-):
+async def test_the_description_answer_infers_the_category_then_asks_an_anonymous_customer_for_a_mobile() -> None:
     slots, _ = await validate(
         form_tracker("服务员对我们大吼大叫", intent="complain", requested="complaint_description")
     )
@@ -178,9 +176,7 @@ async def test_a_correction_updates_category_and_description() -> None:
         "complaint_category": "service_attitude",
         "complaint_reference": "none",
     }
-    slots, dispatcher = await validate(
-        form_tracker("不是服务态度，是菜里有虫子", requested="phone", slots=filled)
-    )
+    slots, dispatcher = await validate(form_tracker("不是服务态度，是菜里有虫子", requested="phone", slots=filled))
     assert slots["complaint_category"] == "hygiene"
     assert slots["complaint_description"] == "服务员态度很差；不是服务态度，是菜里有虫子"
     assert "phone" not in slots or slots["phone"] is None
@@ -222,25 +218,17 @@ async def test_reference_is_asked_for_product_complaints_and_checked_against_the
     assert first["requested_slot"] == "complaint_reference"
 
     filled = {**who, "complaint_description": "买的衬衫起球了", "complaint_category": "product_quality"}
-    stranger, dispatcher = await validate(
-        form_tracker(foreign, requested="complaint_reference", slots=filled)
-    )
+    stranger, dispatcher = await validate(form_tracker(foreign, requested="complaint_reference", slots=filled))
     assert stranger["complaint_reference"] is None
     assert responses(dispatcher) == ["utter_complaint_reference_not_found"]
 
-    mine, _ = await validate(
-        form_tracker(f"订单号 {own.lower()}", requested="complaint_reference", slots=filled)
-    )
+    mine, _ = await validate(form_tracker(f"订单号 {own.lower()}", requested="complaint_reference", slots=filled))
     assert mine["complaint_reference"] == own and mine["requested_slot"] is None
 
-    none, _ = await validate(
-        form_tracker("没有", intent="deny", requested="complaint_reference", slots=filled)
-    )
+    none, _ = await validate(form_tracker("没有", intent="deny", requested="complaint_reference", slots=filled))
     assert none["complaint_reference"] == "none"
 
-    garbled, dispatcher = await validate(
-        form_tracker("DD2026", requested="complaint_reference", slots=filled)
-    )
+    garbled, dispatcher = await validate(form_tracker("DD2026", requested="complaint_reference", slots=filled))
     assert garbled["complaint_reference"] is None
     assert responses(dispatcher) == ["utter_complaint_invalid_reference"]
 
@@ -271,10 +259,7 @@ async def test_submit_opens_a_ticket_and_a_double_tap_gets_the_same_number(
     assert message["response"] == "utter_complaint_created"
     assert TICKET_NUMBER_RE.fullmatch(message["ticket_number"])
     assert message["response_hours"] == 48 and message["due_text"]  # anonymous: the lowest tier's SLA
-    assert (
-        SlotSet("complaint_description", None) in events
-        and SlotSet("ticket_id", message["ticket_number"]) in events
-    )
+    assert SlotSet("complaint_description", None) in events and SlotSet("ticket_id", message["ticket_number"]) in events
 
     again = CollectingDispatcher()
     await ActionSubmitComplaint().run(
@@ -284,9 +269,7 @@ async def test_submit_opens_a_ticket_and_a_double_tap_gets_the_same_number(
     assert again.messages[0]["ticket_number"] == message["ticket_number"]
     assert ticket_count(crm_sessionmaker) == before + 1
     with crm_sessionmaker() as session:
-        row = session.scalars(
-            select(Complaint).where(Complaint.ticket_number == message["ticket_number"])
-        ).one()
+        row = session.scalars(select(Complaint).where(Complaint.ticket_number == message["ticket_number"])).one()
         assert row.idempotency_key == "msg:101" and row.contact_mobile == "13700004444"
 
 
@@ -356,9 +339,7 @@ async def test_my_complaints_lists_the_open_tickets_of_an_identified_customer(
     with crm_sessionmaker() as session:
         who = identified(customer(session, "demo-lead"))
     none = CollectingDispatcher()
-    await ActionComplaintStatus().run(
-        none, form_tracker("我的投诉", intent="complaint_status", slots=who), DOMAIN
-    )
+    await ActionComplaintStatus().run(none, form_tracker("我的投诉", intent="complaint_status", slots=who), DOMAIN)
     assert responses(none) == ["utter_complaint_status_none_open"]
 
     filed = CollectingDispatcher()
@@ -370,9 +351,7 @@ async def test_my_complaints_lists_the_open_tickets_of_an_identified_customer(
     }
     await ActionSubmitComplaint().run(filed, form_tracker("没有", slots=slots), DOMAIN)
     listed = CollectingDispatcher()
-    await ActionComplaintStatus().run(
-        listed, form_tracker("我的投诉", intent="complaint_status", slots=who), DOMAIN
-    )
+    await ActionComplaintStatus().run(listed, form_tracker("我的投诉", intent="complaint_status", slots=who), DOMAIN)
     assert responses(listed) == ["utter_complaint_status_list_header", "utter_complaint_status"]
     assert listed.messages[1]["ticket_number"] == filed.messages[-1]["ticket_number"]
 

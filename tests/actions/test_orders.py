@@ -36,9 +36,7 @@ async def test_identified_customer_sees_status_timeline_carrier_and_eta(
     with crm_sessionmaker() as session:
         order, customer = shipped_order(session)
         tracking = order.tracking_number
-    tracker = make_tracker(
-        intent="order_status", slots={**identified(customer), "order_id": order.order_number}
-    )
+    tracker = make_tracker(intent="order_status", slots={**identified(customer), "order_id": order.order_number})
     dispatcher = CollectingDispatcher()
     events = await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
 
@@ -57,9 +55,7 @@ async def test_someone_elses_order_reads_as_not_found(
     with crm_sessionmaker() as session:
         order, owner = shipped_order(session)
         stranger = session.scalars(select(Customer).where(Customer.id != owner.id)).first()
-    tracker = make_tracker(
-        intent="order_status", slots={**identified(stranger), "order_id": order.order_number}
-    )
+    tracker = make_tracker(intent="order_status", slots={**identified(stranger), "order_id": order.order_number})
     dispatcher = CollectingDispatcher()
     await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
     assert [m["response"] for m in dispatcher.messages] == ["utter_order_not_found"]
@@ -84,9 +80,7 @@ async def test_anonymous_customer_needs_the_mobile_on_the_order(
 async def test_unknown_number_is_said_honestly_with_retry_and_human_buttons(
     make_tracker: TrackerFactory,
 ) -> None:
-    tracker = make_tracker(
-        intent="order_status", slots={"order_id": "DD209901010001", "phone": "13800000000"}
-    )
+    tracker = make_tracker(intent="order_status", slots={"order_id": "DD209901010001", "phone": "13800000000"})
     dispatcher = CollectingDispatcher()
     await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
     assert dispatcher.messages[0]["response"] == "utter_order_not_found"
@@ -124,9 +118,7 @@ async def test_identified_customer_is_never_asked_for_a_mobile(make_tracker: Tra
 
 
 @pytest.mark.parametrize("text", ["DD 2026 1120 0017", "ｄｄ２０２６１１２０００１７", "202611200017"])
-async def test_order_number_is_read_from_free_text_when_asked(
-    make_tracker: TrackerFactory, text: str
-) -> None:
+async def test_order_number_is_read_from_free_text_when_asked(make_tracker: TrackerFactory, text: str) -> None:
     tracker = make_tracker(intent="inform", text=text, slots={"requested_slot": "order_id"})
     extracted = await ValidateOrderLookupForm().extract_order_id(CollectingDispatcher(), tracker, DOMAIN)
     assert extracted == {"order_id": "DD202611200017"}

@@ -55,9 +55,7 @@ def post(client: TestClient, **body: object) -> httpx.Response:
 def rows(factory: sessionmaker[Session], conversation_id: int) -> list[Message]:
     with factory() as session:
         return list(
-            session.scalars(
-                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
-            )
+            session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
         )
 
 
@@ -87,9 +85,7 @@ def test_identified_message_reaches_rasa_with_metadata_and_both_directions_are_s
     assert stored[1].reply_to_id == stored[0].id
 
 
-def test_anonymous_visitor_cannot_claim_a_customer_by_user_id(
-    client: TestClient, fake_rasa: FakeRasa
-) -> None:
+def test_anonymous_visitor_cannot_claim_a_customer_by_user_id(client: TestClient, fake_rasa: FakeRasa) -> None:
     response = client.post("/api/widget/messages", json={"user_id": "demo-gold", "text": "我的订单"})
     assert response.status_code == 200
     assert fake_rasa.requests[0]["metadata"]["customer_id"] is None
@@ -166,9 +162,7 @@ def test_conversation_owned_by_an_agent_is_not_sent_to_rasa(
 ) -> None:
     first = post(client, text="转人工").json()
     with seeded_sessionmaker.begin() as session:
-        session.execute(
-            update(Conversation).where(Conversation.id == first["conversation_id"]).values(owner="agent")
-        )
+        session.execute(update(Conversation).where(Conversation.id == first["conversation_id"]).values(owner="agent"))
     second = post(client, text="你好，有人吗").json()
     assert second["replies"] == []
     assert len(fake_rasa.requests) == 1
@@ -236,9 +230,7 @@ def test_oversized_request_body_is_refused_before_parsing(client: TestClient) ->
 def test_dev_identity_is_not_served_outside_development(seeded_sessionmaker: sessionmaker[Session]) -> None:
     settings = Settings(app_env="production", widget_secret="real-secret")
     with TestClient(create_app(seeded_sessionmaker, settings)) as production:
-        assert (
-            production.get("/api/widget/dev-identity", params={"web_user_id": "demo-gold"}).status_code == 404
-        )
+        assert production.get("/api/widget/dev-identity", params={"web_user_id": "demo-gold"}).status_code == 404
 
 
 def test_default_secret_is_refused_outside_development() -> None:

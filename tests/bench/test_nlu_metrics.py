@@ -47,9 +47,7 @@ def test_score_counts_base_intents_faq_keys_fallback_and_out_of_scope() -> None:
 
 def test_entity_false_positives_lower_precision_per_type() -> None:
     rows = [GoldRow("x", "inform", (("business", "hotel"),))]
-    predictions = [
-        Prediction("inform", (("business", "hotel"), ("business", "restaurant"), ("party_size", "两位")))
-    ]
+    predictions = [Prediction("inform", (("business", "hotel"), ("business", "restaurant"), ("party_size", "两位")))]
     entities = score(rows, predictions)["entities"]
     assert entities["business"]["precision"] == 0.5 and entities["business"]["recall"] == 1.0
     assert entities["party_size"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0.0}

@@ -31,9 +31,7 @@ def test_latency_summary_counts_throughput_and_replies_over_five_seconds() -> No
 
 
 def test_patterns_extract_every_match_longest_lookup_first_and_map_synonyms() -> None:
-    patterns = compile_patterns(
-        [("order_id", r"[DＤ]{2}[0-9０-９]{12}")], [("business", ["汽车", "汽车美容", "包间"])]
-    )
+    patterns = compile_patterns([("order_id", r"[DＤ]{2}[0-9０-９]{12}")], [("business", ["汽车", "汽车美容", "包间"])])
     synonyms = {"汽车美容": "car_care", "包间": "restaurant"}
     found = extract_entities("dd202601010001 汽车美容和包间", patterns, synonyms)
     assert found == [("order_id", "dd202601010001"), ("business", "car_care"), ("business", "restaurant")]

@@ -24,9 +24,7 @@ from crm.migrate import upgrade_to_head
 from crm.models import Base
 from crm.seed import seed
 
-PG_ADMIN_URL = os.environ.get(
-    "CRM_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ANCHOR = date(2026, 11, 20)
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -81,9 +81,9 @@ def test_severity_rules(text: str, severity: str) -> None:
 
 
 def test_normalised_description_ignores_spacing_punctuation_width_and_emoji() -> None:
-    assert complaint_rules.normalize_description(
-        "服务员 态度太差了！！😡"
-    ) == complaint_rules.normalize_description("服务员态度太差了!")
+    assert complaint_rules.normalize_description("服务员 态度太差了！！😡") == complaint_rules.normalize_description(
+        "服务员态度太差了!"
+    )
 
 
 def test_due_text_uses_local_day_labels() -> None:
@@ -109,9 +109,7 @@ def test_identified_customer_gets_a_ticket_with_the_tier_sla(seeded_session: Ses
     assert receipt.created and receipt.severity == "normal"
     assert receipt.response_hours == 4 and receipt.due_at == NOW + timedelta(hours=4)
     assert receipt.due_text_zh == "今天14:00"
-    row = seeded_session.scalars(
-        select(Complaint).where(Complaint.ticket_number == receipt.ticket_number)
-    ).one()
+    row = seeded_session.scalars(select(Complaint).where(Complaint.ticket_number == receipt.ticket_number)).one()
     assert row.customer_id == platinum.id and row.contact_mobile == platinum.mobile
     assert row.status == "open" and row.fingerprint and row.category == "service_attitude"
     assert receipt.masked_contact_mobile == "138****0001"
@@ -162,9 +160,7 @@ def test_anonymous_complaint_gets_the_lowest_tier_sla(seeded_session: Session) -
         description="房间空调坏了一晚上",
         now=NOW,
     )
-    lowest = seeded_session.scalars(
-        select(TierServiceLevel).order_by(TierServiceLevel.queue_priority)
-    ).first()
+    lowest = seeded_session.scalars(select(TierServiceLevel).order_by(TierServiceLevel.queue_priority)).first()
     assert receipt.response_hours == lowest.complaint_response_hours_normal == 48
     assert receipt.masked_contact_mobile == "137****1111"
 
@@ -203,9 +199,7 @@ def test_anonymous_complaint_needs_a_valid_mobile(seeded_session: Session) -> No
 def test_reference_must_belong_to_the_customer_or_match_the_mobile(seeded_session: Session) -> None:
     platinum = _customer(seeded_session, "demo-platinum")
     gold = _customer(seeded_session, "demo-gold")
-    own_order = seeded_session.scalars(
-        select(Order.order_number).where(Order.customer_id == platinum.id)
-    ).first()
+    own_order = seeded_session.scalars(select(Order.order_number).where(Order.customer_id == platinum.id)).first()
     own_booking = seeded_session.scalars(
         select(Booking.booking_number).where(Booking.customer_id == platinum.id)
     ).first()
@@ -231,9 +225,7 @@ def test_reference_must_belong_to_the_customer_or_match_the_mobile(seeded_sessio
         reference=own_order,
         now=NOW,
     )
-    row = seeded_session.scalars(
-        select(Complaint).where(Complaint.ticket_number == receipt.ticket_number)
-    ).one()
+    row = seeded_session.scalars(select(Complaint).where(Complaint.ticket_number == receipt.ticket_number)).one()
     order = seeded_session.scalars(select(Order).where(Order.order_number == own_order)).one()
     assert row.order_id == order.id and row.business_id == order.business_id
     with pytest.raises(complaints.InvalidComplaintError):
@@ -409,20 +401,13 @@ def test_status_only_for_the_owner_or_the_mobile_on_the_ticket(seeded_session: S
     )
     assert by_mobile == by_owner
     assert (
-        complaints.get_complaint_status(seeded_session, ticket_number=mine.ticket_number, customer_id=gold.id)
-        is None
+        complaints.get_complaint_status(seeded_session, ticket_number=mine.ticket_number, customer_id=gold.id) is None
     )
     assert (
-        complaints.get_complaint_status(
-            seeded_session, ticket_number=mine.ticket_number, mobile="13700001111"
-        )
-        is None
+        complaints.get_complaint_status(seeded_session, ticket_number=mine.ticket_number, mobile="13700001111") is None
     )
     assert complaints.get_complaint_status(seeded_session, ticket_number=mine.ticket_number) is None
-    assert (
-        complaints.get_complaint_status(seeded_session, ticket_number="TS209901010001", customer_id=gold.id)
-        is None
-    )
+    assert complaints.get_complaint_status(seeded_session, ticket_number="TS209901010001", customer_id=gold.id) is None
 
 
 def test_handled_ticket_shows_the_handlers_last_update(seeded_session: Session) -> None:

@@ -26,20 +26,14 @@ def _make_customer(session: Session, *, web_user_id: str = "web-user-1") -> int:
         )
     )
     session.flush()  # the tier row must exist before the customer that references it
-    customer = Customer(
-        name="陈思雨", gender="female", mobile="13985120002", tier="gold", web_user_id=web_user_id
-    )
+    customer = Customer(name="陈思雨", gender="female", mobile="13985120002", tier="gold", web_user_id=web_user_id)
     session.add(customer)
     session.flush()
     return customer.id
 
 
-def _open(
-    session: Session, user: str = "u1", customer_id: int | None = None
-) -> conversations.ConversationOut:
-    return conversations.get_or_open_conversation(
-        session, channel="web", channel_user_id=user, customer_id=customer_id
-    )
+def _open(session: Session, user: str = "u1", customer_id: int | None = None) -> conversations.ConversationOut:
+    return conversations.get_or_open_conversation(session, channel="web", channel_user_id=user, customer_id=customer_id)
 
 
 def test_open_conversation_then_reuse_it(blank_sessionmaker: sessionmaker[Session]) -> None:
@@ -114,9 +108,7 @@ def test_open_recovers_when_it_loses_the_race(
     original = ConversationRepository.find_open
     calls: list[str] = []
 
-    def stale_first_read(
-        self: ConversationRepository, channel: str, channel_user_id: str
-    ) -> Conversation | None:
+    def stale_first_read(self: ConversationRepository, channel: str, channel_user_id: str) -> Conversation | None:
         calls.append(channel_user_id)
         return None if len(calls) == 1 else original(self, channel, channel_user_id)
 
@@ -168,9 +160,7 @@ def test_inbound_duplicate_race_returns_the_stored_message(
     original = MessageRepository.get_by_client_message_id
     calls: list[str] = []
 
-    def stale_first_read(
-        self: MessageRepository, conversation_id: int, client_message_id: str
-    ) -> Message | None:
+    def stale_first_read(self: MessageRepository, conversation_id: int, client_message_id: str) -> Message | None:
         calls.append(client_message_id)
         return None if len(calls) == 1 else original(self, conversation_id, client_message_id)
 
@@ -195,9 +185,7 @@ def test_replies_point_at_the_inbound_message_in_order(blank_sessionmaker: sessi
             sender="bot",
             messages=[
                 OutgoingMessage(text="我们每天 08:30-19:00 营业。"),
-                OutgoingMessage(
-                    text="需要帮您预约吗？", payload={"buttons": [{"title": "预约", "payload": "/book"}]}
-                ),
+                OutgoingMessage(text="需要帮您预约吗？", payload={"buttons": [{"title": "预约", "payload": "/book"}]}),
             ],
         )
         listed = conversations.list_replies(session, message_id=inbound.id)
@@ -225,9 +213,7 @@ def test_outbound_messages_validate_sender_and_reply_target(
                 session, conversation_id=conversation.id, reply_to_id=inbound.id, sender="bot", messages=[]
             )
         with pytest.raises(NotFoundError):
-            conversations.record_inbound_message(
-                session, conversation_id=999_999, text="?", client_message_id=None
-            )
+            conversations.record_inbound_message(session, conversation_id=999_999, text="?", client_message_id=None)
 
 
 def test_transcript_is_chronological_and_keeps_the_latest(blank_sessionmaker: sessionmaker[Session]) -> None:
@@ -256,12 +242,8 @@ def test_transcript_is_chronological_and_keeps_the_latest(blank_sessionmaker: se
 def test_customer_lookup_by_channel_identity(blank_sessionmaker: sessionmaker[Session]) -> None:
     with blank_sessionmaker.begin() as session:
         customer_id = _make_customer(session, web_user_id="w-42")
-        found = conversations.find_customer_by_channel_identity(
-            session, channel="web", channel_user_id="w-42"
-        )
-        missing = conversations.find_customer_by_channel_identity(
-            session, channel="wechat", channel_user_id="w-42"
-        )
+        found = conversations.find_customer_by_channel_identity(session, channel="web", channel_user_id="w-42")
+        missing = conversations.find_customer_by_channel_identity(session, channel="wechat", channel_user_id="w-42")
         by_id = conversations.get_customer(session, customer_id=customer_id)
     assert found == by_id
     assert found is not None and found.masked_mobile == "139****0002"

@@ -25,9 +25,7 @@ def test_timestamps_come_back_timezone_aware_in_utc(blank_engine: Engine) -> Non
     started = datetime(2026, 11, 20, 9, 30, tzinfo=shanghai)
     with sessionmaker(blank_engine).begin() as session:
         session.add(
-            Conversation(
-                channel="web", channel_user_id="tz-user", rasa_sender_id="web:tz-user:1", started_at=started
-            )
+            Conversation(channel="web", channel_user_id="tz-user", rasa_sender_id="web:tz-user:1", started_at=started)
         )
     with Session(blank_engine) as session:
         stored = session.scalars(select(Conversation.started_at)).one()

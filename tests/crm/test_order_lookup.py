@@ -27,18 +27,14 @@ def test_identified_customer_sees_own_order(seeded_session: Session) -> None:
 
 def test_identified_customer_never_sees_someone_elses_order(seeded_session: Session) -> None:
     order, _, stranger = _an_order_with_buyer(seeded_session)
-    result = lookup_order_for_requester(
-        seeded_session, order_number=order.order_number, customer_id=stranger.id
-    )
+    result = lookup_order_for_requester(seeded_session, order_number=order.order_number, customer_id=stranger.id)
     assert result.outcome == "not_authorized" and result.order is None
 
 
 def test_anonymous_requester_needs_the_mobile_on_the_order(seeded_session: Session) -> None:
     order, buyer, stranger = _an_order_with_buyer(seeded_session)
     ok = lookup_order_for_requester(seeded_session, order_number=order.order_number, mobile=buyer.mobile)
-    wrong = lookup_order_for_requester(
-        seeded_session, order_number=order.order_number, mobile=stranger.mobile
-    )
+    wrong = lookup_order_for_requester(seeded_session, order_number=order.order_number, mobile=stranger.mobile)
     none = lookup_order_for_requester(seeded_session, order_number=order.order_number)
     assert ok.outcome == "found"
     assert wrong.outcome == "not_authorized" and wrong.order is None
@@ -47,24 +43,19 @@ def test_anonymous_requester_needs_the_mobile_on_the_order(seeded_session: Sessi
 
 def test_recipient_mobile_also_unlocks_the_order(seeded_session: Session) -> None:
     order = seeded_session.scalars(select(Order).where(Order.recipient_mobile.is_not(None))).first()
-    result = lookup_order_for_requester(
-        seeded_session, order_number=order.order_number, mobile=order.recipient_mobile
-    )
+    result = lookup_order_for_requester(seeded_session, order_number=order.order_number, mobile=order.recipient_mobile)
     assert result.outcome == "found"
 
 
 def test_unknown_number_is_not_found(seeded_session: Session) -> None:
     assert (
-        lookup_order_for_requester(seeded_session, order_number="DD209901010001", customer_id=1).outcome
-        == "not_found"
+        lookup_order_for_requester(seeded_session, order_number="DD209901010001", customer_id=1).outcome == "not_found"
     )
 
 
 def test_lower_case_number_is_accepted(seeded_session: Session) -> None:
     order, buyer, _ = _an_order_with_buyer(seeded_session)
-    result = lookup_order_for_requester(
-        seeded_session, order_number=order.order_number.lower(), customer_id=buyer.id
-    )
+    result = lookup_order_for_requester(seeded_session, order_number=order.order_number.lower(), customer_id=buyer.id)
     assert result.outcome == "found"
 
 

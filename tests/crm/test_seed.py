@@ -122,9 +122,7 @@ def test_number_sequences_cover_every_seeded_number(seeded_session: Session) -> 
     for number in numbers:
         key = (number[:2], number[2:10])
         highest[key] = max(highest[key], int(number[10:]))
-    sequences = {
-        (row.prefix, row.day): row.last_value for row in seeded_session.scalars(select(NumberSequence))
-    }
+    sequences = {(row.prefix, row.day): row.last_value for row in seeded_session.scalars(select(NumberSequence))}
     assert sequences == dict(highest)
 
 
@@ -150,9 +148,7 @@ def test_in_flight_orders_expect_delivery_today_or_later(seeded_session: Session
         select(Order).where(Order.status.in_(["shipped", "in_transit", "out_for_delivery"]))
     ).all()
     assert in_flight
-    assert all(
-        order.estimated_delivery_date and order.estimated_delivery_date >= ANCHOR for order in in_flight
-    )
+    assert all(order.estimated_delivery_date and order.estimated_delivery_date >= ANCHOR for order in in_flight)
 
 
 def test_bookings_cover_every_business_and_status(seeded_session: Session) -> None:
@@ -164,9 +160,7 @@ def test_bookings_cover_every_business_and_status(seeded_session: Session) -> No
         assert booking.end_at > booking.start_at
         assert booking.created_at <= booking.start_at
         upcoming = booking.start_at >= ANCHOR_MIDNIGHT
-        allowed = (
-            {"confirmed", "modified", "cancelled"} if upcoming else {"completed", "no_show", "cancelled"}
-        )
+        allowed = {"confirmed", "modified", "cancelled"} if upcoming else {"completed", "no_show", "cancelled"}
         assert booking.status in allowed
         business = stores[booking.store_id]
         if business == "hotel":
@@ -223,9 +217,7 @@ def test_seeding_again_changes_nothing(seeded_engine: Engine) -> None:
         session.rollback()
 
 
-def test_seed_is_deterministic_for_an_anchor(
-    seeded_engine: Engine, blank_sessionmaker: sessionmaker[Session]
-) -> None:
+def test_seed_is_deterministic_for_an_anchor(seeded_engine: Engine, blank_sessionmaker: sessionmaker[Session]) -> None:
     with blank_sessionmaker.begin() as session:
         report = seed(session, anchor=ANCHOR)
     assert not report.already_seeded

@@ -34,15 +34,9 @@ def test_demo_customers_are_found_by_channel_identity(
 
 def test_rest_channel_and_unknown_users_have_no_customer(seeded_session: Session) -> None:
     assert (
-        customers.find_customer_by_channel_identity(
-            seeded_session, channel="rest", channel_user_id="demo-gold"
-        )
-        is None
+        customers.find_customer_by_channel_identity(seeded_session, channel="rest", channel_user_id="demo-gold") is None
     )
-    assert (
-        customers.find_customer_by_channel_identity(seeded_session, channel="web", channel_user_id="nobody")
-        is None
-    )
+    assert customers.find_customer_by_channel_identity(seeded_session, channel="web", channel_user_id="nobody") is None
     assert customers.get_customer(seeded_session, customer_id=10**6) is None
 
 
@@ -84,9 +78,7 @@ def test_customer_orders_are_newest_first(seeded_session: Session) -> None:
     gold = _demo(seeded_session, "gold")
     listed = orders.list_orders_for_customer(seeded_session, customer_id=gold.id, limit=10)
     assert len(listed) == 3
-    assert [order.placed_at for order in listed] == sorted(
-        (order.placed_at for order in listed), reverse=True
-    )
+    assert [order.placed_at for order in listed] == sorted((order.placed_at for order in listed), reverse=True)
     assert orders.list_orders_for_customer(seeded_session, customer_id=gold.id, limit=1) == listed[:1]
 
 
@@ -120,9 +112,7 @@ def test_list_stores_by_city_and_business(seeded_session: Session) -> None:
 def test_faq_most_specific_answer_wins(
     seeded_session: Session, business_code: str | None, store_code: str | None, scope: str
 ) -> None:
-    answer = faq.get_answer(
-        seeded_session, key="business_hours", business_code=business_code, store_code=store_code
-    )
+    answer = faq.get_answer(seeded_session, key="business_hours", business_code=business_code, store_code=store_code)
     assert answer is not None and answer.scope == scope
     if scope == "store":
         assert answer.store_code == "gy-hgy-car" and "花果园" in answer.answer_zh

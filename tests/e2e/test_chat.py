@@ -28,9 +28,7 @@ def new_user() -> str:
 def transcript(stack: LiveStack, conversation_id: int) -> list[Message]:
     with stack.session_factory() as session:
         return list(
-            session.scalars(
-                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
-            )
+            session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
         )
 
 
@@ -128,9 +126,7 @@ def test_bad_input_gets_clear_customer_errors(api: httpx.Client) -> None:
     assert empty.status_code == 200
     assert CJK.search(empty.json()["replies"][0]["text"])
 
-    malformed = api.post(
-        "/api/widget/messages", content=b"{not json", headers={"Content-Type": "application/json"}
-    )
+    malformed = api.post("/api/widget/messages", content=b"{not json", headers={"Content-Type": "application/json"})
     assert malformed.status_code == 422
     assert CJK.search(malformed.json()["detail"]["message"])
 

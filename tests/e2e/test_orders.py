@@ -18,15 +18,11 @@ def an_in_transit_order(stack: LiveStack) -> tuple[Order, Customer, Customer]:
     with stack.session_factory() as session:
         order = session.scalars(select(Order).where(Order.status == "in_transit").order_by(Order.id)).first()
         owner = session.get(Customer, order.customer_id)
-        stranger = session.scalars(
-            select(Customer).where(Customer.id != owner.id).order_by(Customer.id)
-        ).first()
+        stranger = session.scalars(select(Customer).where(Customer.id != owner.id).order_by(Customer.id)).first()
     return order, owner, stranger
 
 
-def test_anonymous_customer_sees_an_order_only_with_the_mobile_on_it(
-    api: httpx.Client, live_stack: LiveStack
-) -> None:
+def test_anonymous_customer_sees_an_order_only_with_the_mobile_on_it(api: httpx.Client, live_stack: LiveStack) -> None:
     order, owner, stranger = an_in_transit_order(live_stack)
     number = order.order_number
     spaced = f"{number[:2].lower()} {number[2:6]} {number[6:10]} {number[10:]}"  # dd 2026 1120 0017
@@ -70,6 +66,4 @@ def test_unknown_order_number_is_said_honestly(api: httpx.Client) -> None:
     token = api.get("/api/widget/dev-identity", params={"web_user_id": "demo-iron"}).json()["identity_token"]
     reply = say(api, new_user(), "帮我查下订单DD209901010001", identity_token=token)
     assert "没有查到" in texts(reply)
-    assert {"/order_status", "/request_human"} <= {
-        b["payload"] for r in reply["replies"] for b in r["buttons"]
-    }
+    assert {"/order_status", "/request_human"} <= {b["payload"] for r in reply["replies"] for b in r["buttons"]}

@@ -56,8 +56,10 @@ async def main(model_path: str) -> None:
             entity_right += 1
         else:
             errors.append(f"entity  {dict(want)} != {dict(have)} {row['text']}")
-    print(f"examples {len(rows)}  intent(+faq key) accuracy {right / len(rows):.4f}  "  # noqa: T201
-          f"entity exact-match {entity_right / len(rows):.4f}")
+    print(  # noqa: T201 - a command-line report
+        f"examples {len(rows)}  intent(+faq key) accuracy {right / len(rows):.4f}  "
+        f"entity exact-match {entity_right / len(rows):.4f}"
+    )
     for intent in sorted(per_intent, key=lambda i: per_intent_right[i] / per_intent[i]):
         print(f"  {intent:18} {per_intent_right[intent]}/{per_intent[intent]}")  # noqa: T201
     for line in errors:

@@ -51,7 +51,9 @@ def convert(src: Path, dst: Path) -> int:
             if not raw.startswith("- "):
                 continue
             text, entities = parse_example(raw[2:].strip())
-            lines.append(json.dumps({"text": text, "intent": block["intent"], "entities": entities}, ensure_ascii=False))
+            lines.append(
+                json.dumps({"text": text, "intent": block["intent"], "entities": entities}, ensure_ascii=False)
+            )
     dst.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return len(lines)
 

@@ -39,9 +39,7 @@ def upgrade() -> None:
         sa.Column("description_zh", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.CheckConstraint(
-            "code IN ('car_care', 'menswear', 'hotel', 'restaurant')", name=op.f("ck_business_code")
-        ),
+        sa.CheckConstraint("code IN ('car_care', 'menswear', 'hotel', 'restaurant')", name=op.f("ck_business_code")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_business")),
         sa.UniqueConstraint("code", name=op.f("uq_business_code")),
     )
@@ -65,9 +63,7 @@ def upgrade() -> None:
         sa.Column("benefits_zh", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.CheckConstraint(
-            "tier IN ('platinum', 'gold', 'iron', 'lead')", name=op.f("ck_tier_service_level_tier")
-        ),
+        sa.CheckConstraint("tier IN ('platinum', 'gold', 'iron', 'lead')", name=op.f("ck_tier_service_level_tier")),
         sa.PrimaryKeyConstraint("tier", name=op.f("pk_tier_service_level")),
     )
     op.create_table(
@@ -118,9 +114,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.CheckConstraint("price >= 0", name=op.f("ck_product_price_non_negative")),
-        sa.ForeignKeyConstraint(
-            ["business_id"], ["business.id"], name=op.f("fk_product_business_id_business")
-        ),
+        sa.ForeignKeyConstraint(["business_id"], ["business.id"], name=op.f("fk_product_business_id_business")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_product")),
         sa.UniqueConstraint("sku", name=op.f("uq_product_sku")),
     )
@@ -145,9 +139,7 @@ def upgrade() -> None:
             "duration_minutes IS NULL OR duration_minutes > 0", name=op.f("ck_service_duration_positive")
         ),
         sa.CheckConstraint("price >= 0", name=op.f("ck_service_price_non_negative")),
-        sa.ForeignKeyConstraint(
-            ["business_id"], ["business.id"], name=op.f("fk_service_business_id_business")
-        ),
+        sa.ForeignKeyConstraint(["business_id"], ["business.id"], name=op.f("fk_service_business_id_business")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_service")),
         sa.UniqueConstraint("business_id", "code", name=op.f("uq_service_business_id_code")),
     )
@@ -207,15 +199,9 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("end_at > start_at", name=op.f("ck_booking_ends_after_start")),
         sa.CheckConstraint("nights IS NULL OR nights > 0", name=op.f("ck_booking_nights_positive")),
-        sa.CheckConstraint(
-            "party_size IS NULL OR party_size > 0", name=op.f("ck_booking_party_size_positive")
-        ),
-        sa.ForeignKeyConstraint(
-            ["business_id"], ["business.id"], name=op.f("fk_booking_business_id_business")
-        ),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customer.id"], name=op.f("fk_booking_customer_id_customer")
-        ),
+        sa.CheckConstraint("party_size IS NULL OR party_size > 0", name=op.f("ck_booking_party_size_positive")),
+        sa.ForeignKeyConstraint(["business_id"], ["business.id"], name=op.f("fk_booking_business_id_business")),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_booking_customer_id_customer")),
         sa.ForeignKeyConstraint(["service_id"], ["service.id"], name=op.f("fk_booking_service_id_service")),
         sa.ForeignKeyConstraint(["store_id"], ["store.id"], name=op.f("fk_booking_store_id_store")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_booking")),
@@ -243,15 +229,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["assigned_agent_id"], ["agent.id"], name=op.f("fk_conversation_assigned_agent_id_agent")
         ),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customer.id"], name=op.f("fk_conversation_customer_id_customer")
-        ),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_conversation_customer_id_customer")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation")),
         sa.UniqueConstraint("rasa_sender_id", name=op.f("uq_conversation_rasa_sender_id")),
     )
-    op.create_index(
-        op.f("ix_conversation_assigned_agent_id"), "conversation", ["assigned_agent_id"], unique=False
-    )
+    op.create_index(op.f("ix_conversation_assigned_agent_id"), "conversation", ["assigned_agent_id"], unique=False)
     op.create_index(
         "ix_conversation_channel_channel_user_id",
         "conversation",
@@ -283,9 +265,7 @@ def upgrade() -> None:
             "confidence_threshold >= 0 AND confidence_threshold <= 1",
             name=op.f("ck_faq_entry_confidence_threshold_range"),
         ),
-        sa.ForeignKeyConstraint(
-            ["business_code"], ["business.code"], name=op.f("fk_faq_entry_business_code_business")
-        ),
+        sa.ForeignKeyConstraint(["business_code"], ["business.code"], name=op.f("fk_faq_entry_business_code_business")),
         sa.ForeignKeyConstraint(["store_id"], ["store.id"], name=op.f("fk_faq_entry_store_id_store")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_faq_entry")),
     )
@@ -358,19 +338,11 @@ def upgrade() -> None:
             name=op.f("ck_complaint_category"),
         ),
         sa.CheckConstraint("severity IN ('normal', 'high')", name=op.f("ck_complaint_severity")),
-        sa.CheckConstraint(
-            "status IN ('open', 'in_progress', 'resolved', 'closed')", name=op.f("ck_complaint_status")
-        ),
+        sa.CheckConstraint("status IN ('open', 'in_progress', 'resolved', 'closed')", name=op.f("ck_complaint_status")),
         sa.ForeignKeyConstraint(["booking_id"], ["booking.id"], name=op.f("fk_complaint_booking_id_booking")),
-        sa.ForeignKeyConstraint(
-            ["business_id"], ["business.id"], name=op.f("fk_complaint_business_id_business")
-        ),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customer.id"], name=op.f("fk_complaint_customer_id_customer")
-        ),
-        sa.ForeignKeyConstraint(
-            ["handler_agent_id"], ["agent.id"], name=op.f("fk_complaint_handler_agent_id_agent")
-        ),
+        sa.ForeignKeyConstraint(["business_id"], ["business.id"], name=op.f("fk_complaint_business_id_business")),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_complaint_customer_id_customer")),
+        sa.ForeignKeyConstraint(["handler_agent_id"], ["agent.id"], name=op.f("fk_complaint_handler_agent_id_agent")),
         sa.ForeignKeyConstraint(["order_id"], ["order.id"], name=op.f("fk_complaint_order_id_order")),
         sa.ForeignKeyConstraint(["store_id"], ["store.id"], name=op.f("fk_complaint_store_id_store")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_complaint")),
@@ -394,9 +366,7 @@ def upgrade() -> None:
             ["conversation.id"],
             name=op.f("fk_csat_response_conversation_id_conversation"),
         ),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customer.id"], name=op.f("fk_csat_response_customer_id_customer")
-        ),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_csat_response_customer_id_customer")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_csat_response")),
         sa.UniqueConstraint("conversation_id", name=op.f("uq_csat_response_conversation_id")),
     )
@@ -418,9 +388,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["conversation_id"], ["conversation.id"], name=op.f("fk_escalation_conversation_id_conversation")
         ),
-        sa.ForeignKeyConstraint(
-            ["customer_id"], ["customer.id"], name=op.f("fk_escalation_customer_id_customer")
-        ),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"], name=op.f("fk_escalation_customer_id_customer")),
         sa.ForeignKeyConstraint(
             ["tier"], ["tier_service_level.tier"], name=op.f("fk_escalation_tier_tier_service_level")
         ),
@@ -442,9 +410,7 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("direction IN ('in', 'out')", name=op.f("ck_message_direction")),
-        sa.CheckConstraint(
-            "sender IN ('customer', 'bot', 'agent', 'system')", name=op.f("ck_message_sender")
-        ),
+        sa.CheckConstraint("sender IN ('customer', 'bot', 'agent', 'system')", name=op.f("ck_message_sender")),
         sa.ForeignKeyConstraint(["agent_id"], ["agent.id"], name=op.f("fk_message_agent_id_agent")),
         sa.ForeignKeyConstraint(
             ["conversation_id"], ["conversation.id"], name=op.f("fk_message_conversation_id_conversation")
@@ -491,12 +457,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["order_id"], ["order.id"], name=op.f("fk_order_item_order_id_order"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["product.id"], name=op.f("fk_order_item_product_id_product")
-        ),
-        sa.ForeignKeyConstraint(
-            ["service_id"], ["service.id"], name=op.f("fk_order_item_service_id_service")
-        ),
+        sa.ForeignKeyConstraint(["product_id"], ["product.id"], name=op.f("fk_order_item_product_id_product")),
+        sa.ForeignKeyConstraint(["service_id"], ["service.id"], name=op.f("fk_order_item_service_id_service")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_item")),
     )
     op.create_index(op.f("ix_order_item_order_id"), "order_item", ["order_id"], unique=False)
