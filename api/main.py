@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.channels import widget
 from api.errors import error_body, install_error_handlers
 from api.hub.conversation_hub import ConversationHub
+from api.hub.probe import is_reachable
 from api.hub.rasa_client import RasaClient
 from api.routers import health
 from api.texts import text
@@ -47,6 +48,7 @@ def create_app(
                 factory,
                 RasaClient(http, settings.rasa_url, settings.rasa_timeout_seconds),
                 reply_wait_seconds=settings.rasa_timeout_seconds,
+                actions_alive=lambda: is_reachable(http, settings.action_health_url, timeout_seconds=1.0),
             )
             yield
 

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         return f"http://127.0.0.1:{self.action_port}/webhook"
 
     @property
+    def action_health_url(self) -> str:
+        return self.action_endpoint_url.removesuffix("/webhook") + "/health"
+
+    @property
     def rasa_tracker_url(self) -> str:
         """PostgreSQL: the CRM database itself (table `events`); SQLite: a file of its own to avoid lock contention."""
         if self.tracker_database_url:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -47,10 +47,17 @@ class HubResult:
 
 
 class ConversationHub:
-    def __init__(self, session_factory: sessionmaker[Session], rasa: RasaClient, reply_wait_seconds: float) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        rasa: RasaClient,
+        reply_wait_seconds: float,
+        actions_alive: Callable[[], Awaitable[bool]],
+    ) -> None:
         self._session_factory = session_factory
         self._rasa = rasa
         self._reply_wait_seconds = reply_wait_seconds
+        self._actions_alive = actions_alive
 
     async def _in_session(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         def work() -> T:
@@ -103,10 +110,12 @@ class ConversationHub:
         except RasaUnavailableError as exc:
             logger.error("Rasa unavailable for conversation %s message %s: %s", conversation.id, message.id, exc)
             return [BotReply(text=hub_text("system_busy"))], "system"
-        if not replies:
-            # Rasa answers 200 with nothing when an action failed (e.g. the action server is down);
-            # every customer message deserves an answer.
-            logger.error("Rasa gave no reply to conversation %s message %s", conversation.id, message.id)
+        if not replies or not await self._actions_alive():
+            # With the action server down, Rasa still answers 200: with nothing, or with its generic fallback
+            # ("please rephrase"), which would mislead. Every customer message deserves an honest answer.
+            logger.error(
+                "No reliable reply to conversation %s message %s (action server down?)", conversation.id, message.id
+            )
             return [BotReply(text=hub_text("system_busy"))], "system"
         return replies, "bot"
 

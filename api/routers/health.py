@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from api.deps import SettingsDep
+from api.hub.probe import is_reachable
 
 router = APIRouter(tags=["health"])
 
@@ -19,14 +20,6 @@ class HealthOut(BaseModel):
     database: bool
     rasa: bool
     action_server: bool
-
-
-async def _reachable(http: httpx.AsyncClient, url: str) -> bool:
-    try:
-        response = await http.get(url, timeout=2.0)
-        return response.status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @router.get("/health", response_model=HealthOut)
@@ -44,8 +37,8 @@ async def health(request: Request, response: Response, settings: SettingsDep) ->
     http: httpx.AsyncClient = request.app.state.http
     database, rasa, actions = await asyncio.gather(
         asyncio.to_thread(database_ok),
-        _reachable(http, settings.rasa_url.rstrip("/") + "/"),
-        _reachable(http, f"http://127.0.0.1:{settings.action_port}/health"),
+        is_reachable(http, settings.rasa_url.rstrip("/") + "/"),
+        is_reachable(http, settings.action_health_url),
     )
     ok = database and rasa and actions
     response.status_code = 200 if ok else 503

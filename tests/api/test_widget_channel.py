@@ -28,8 +28,11 @@ class FakeRasa:
         200, json=[{"recipient_id": body["sender"], "text": "您好，我是小悦"}]
     )
     requests: list[dict] = field(default_factory=list)
+    actions_up: bool = True
 
     def handle(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/health":  # the hub's probe of the action server
+            return httpx.Response(200 if self.actions_up else 503, json={"status": "ok"})
         body = json.loads(request.content)
         self.requests.append(body)
         return self.behaviour(body)
@@ -144,6 +147,19 @@ def test_rasa_failure_gets_a_polite_busy_reply_keeps_the_message_and_the_convers
         ("in", "customer"),
         ("out", "bot"),
     ]
+
+
+def test_action_server_down_turns_rasas_generic_fallback_into_a_busy_reply(
+    client: TestClient, fake_rasa: FakeRasa, seeded_sessionmaker: sessionmaker[Session]
+) -> None:
+    fake_rasa.behaviour = lambda body: httpx.Response(200, json=[{"text": "抱歉，小悦暂时没法处理这个请求。"}])
+    fake_rasa.actions_up = False
+    during = post(client, text="你好").json()
+    assert [(r["sender"], "系统繁忙" in r["text"]) for r in during["replies"]] == [("system", True)]
+
+    fake_rasa.actions_up = True
+    after = post(client, text="你好").json()
+    assert [r["sender"] for r in after["replies"]] == ["bot"]
 
 
 def test_retry_returns_the_stored_replies_without_asking_rasa_again(

@@ -159,7 +159,7 @@ def test_action_server_down_gets_a_polite_busy_reply(api: httpx.Client, live_sta
     stop(actions)
     try:
         during = say(api, user, "你好")  # action_greet needs the action server
-        assert any("系统繁忙" in r["text"] for r in during["replies"])
+        assert any("系统繁忙" in r["text"] for r in during["replies"]), during
     finally:
         restarted = start(actions.spec, log_dir=actions.log_path.parent)
         live_stack.processes[live_stack.processes.index(actions)] = restarted
