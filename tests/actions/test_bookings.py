@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
@@ -25,11 +23,10 @@ from actions.bookings import (
     ValidateModifyBookingForm,
     find_plate,
 )
-from core.settings import PROJECT_ROOT
 from crm.models import Booking, Customer
 from crm.numbers import BOOKING_NUMBER_RE
+from tests.actions.helpers import DOMAIN, responses, slot_values
 
-DOMAIN = yaml.safe_load(Path(PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime.combine(datetime.now(TZ).date(), datetime.min.time(), tzinfo=TZ).replace(hour=10)
 TOMORROW = (NOW + timedelta(days=1)).date()
@@ -69,14 +66,6 @@ def tracker(
             "latest_action_name": form,
         }
     )
-
-
-def slot_values(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {event["name"]: event["value"] for event in events if event["event"] == "slot"}
-
-
-def responses(dispatcher: CollectingDispatcher) -> list[str]:
-    return [message["response"] for message in dispatcher.messages]
 
 
 async def run(action: Any, tracker_: Tracker) -> tuple[dict[str, Any], CollectingDispatcher]:

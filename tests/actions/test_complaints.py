@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -20,11 +18,9 @@ from actions.complaints import (
     ValidateComplaintForm,
     ValidateComplaintStatusForm,
 )
-from core.settings import PROJECT_ROOT
 from crm.models import Complaint, Customer, Order
 from crm.numbers import TICKET_NUMBER_RE
-
-DOMAIN = yaml.safe_load(Path(PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+from tests.actions.helpers import DOMAIN, responses, slot_values
 
 
 def form_tracker(
@@ -60,14 +56,6 @@ def form_tracker(
             "latest_action_name": form,
         }
     )
-
-
-def slot_values(events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {event["name"]: event["value"] for event in events if event["event"] == "slot"}
-
-
-def responses(dispatcher: CollectingDispatcher) -> list[str]:
-    return [message["response"] for message in dispatcher.messages]
 
 
 def customer(session: Session, web_user_id: str) -> Customer:

@@ -12,16 +12,13 @@ from actions.greet import ActionGreet
 from actions.session import ActionSessionStart
 from crm.models import Customer, FaqEntry
 from tests.actions.conftest import TrackerFactory
+from tests.actions.helpers import slot_values
 
 DOMAIN = {"session_config": {"carry_over_slots_to_new_session": True}}
 
 
 def faq_selection(key: str, confidence: float = 0.9) -> dict:
     return {"faq": {"response": {"intent_response_key": f"faq/{key}", "confidence": confidence}}}
-
-
-def slot_values(events: list) -> dict:
-    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
 
 
 async def test_session_start_loads_the_customer_named_in_the_channel_metadata(

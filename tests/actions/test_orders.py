@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.orders import ActionCheckOrderStatus, ValidateOrderLookupForm
-from core.settings import PROJECT_ROOT
 from crm.models import Customer, Order
 from tests.actions.conftest import TrackerFactory
-
-DOMAIN = yaml.safe_load(Path(PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+from tests.actions.helpers import DOMAIN
 
 
 def shipped_order(session: Session) -> tuple[Order, Customer]:
