@@ -2,75 +2,25 @@
 
 from __future__ import annotations
 
-import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.settings import PROJECT_ROOT, Settings
-from crm.db import make_engine
+from core.settings import PROJECT_ROOT
 from crm.models import Customer, Order
-from stack.database import prepare_database
+from stack.ephemeral import READY_TIMEOUT_SECONDS, EphemeralStack, free_port, start_ephemeral_stack
 from stack.model import rasa_env
 from stack.paths import RASA_BIN
-from stack.processes import ProcessSpec, RunningProcess, service_specs, start, stop_all, wait_until_ready
+from stack.processes import ProcessSpec, RunningProcess, start, stop_all, wait_until_ready
 
-READY_TIMEOUT_SECONDS = 300.0
+# The full stack is the project's own throwaway system (the one the e2e tests use).
+FullStack = EphemeralStack
+start_full_stack = start_ephemeral_stack
+
 # Only the in-memory lock store; no action_endpoint (no custom action runs) and no tracker_store
 # (Rasa's default: in memory).
 BARE_ENDPOINTS = "lock_store:\n  type: in_memory\n"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class FullStack:
-    settings: Settings
-    processes: list[RunningProcess]
-    session_factory: sessionmaker[Session]
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.settings.api_port}"
-
-    def pid(self, name: str) -> int:
-        return next(p.popen.pid for p in self.processes if p.spec.name == name)
-
-    def stop(self) -> None:
-        stop_all(self.processes)
-        self.session_factory.kw["bind"].dispose()
-
-
-def start_full_stack(workdir: Path, model: Path) -> FullStack:
-    """Fresh seeded SQLite CRM and tracker DB, then actions, Rasa and API, as tests/e2e/conftest.py does."""
-    rasa_port = free_port()
-    settings = Settings(
-        database_url=f"sqlite:///{workdir / 'crm.db'}",
-        tracker_database_url=f"sqlite:///{workdir / 'tracker.db'}",
-        api_port=free_port(),
-        rasa_port=rasa_port,
-        rasa_url=f"http://127.0.0.1:{rasa_port}",
-        action_port=free_port(),
-        redis_url=None,
-    )
-    prepare_database(settings.database_url)
-    processes: list[RunningProcess] = []
-    try:
-        for spec in service_specs(settings, model):
-            process = start(spec, log_dir=workdir / "logs")
-            processes.append(process)
-            wait_until_ready(process, READY_TIMEOUT_SECONDS)
-    except BaseException:
-        stop_all(processes)
-        raise
-    engine = make_engine(settings.database_url)
-    return FullStack(settings, processes, sessionmaker(engine, expire_on_commit=False))
 
 
 def start_bare_rasa(workdir: Path, model: Path, *, wait: bool = True) -> tuple[RunningProcess, str]:
