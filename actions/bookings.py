@@ -72,6 +72,13 @@ def _intent(tracker: Tracker) -> str:
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
+def _confirmation(tracker: Tracker) -> dict[str, Any]:
+    """`booking_confirm` is set only by an "affirm" to the confirmation question itself."""
+    if tracker.get_slot(REQUESTED_SLOT) == CONFIRM and _intent(tracker) == "affirm":
+        return {CONFIRM: True}
+    return {}
+
+
 def _is_answer(tracker: Tracker, slot: str) -> bool:
     """True when the latest message answers the question for `slot` (it was asked and is no interruption)."""
     return tracker.get_slot(REQUESTED_SLOT) == slot and _intent(tracker) in ANSWER_INTENTS
@@ -527,9 +534,7 @@ class ValidateBookingForm(FormValidationAction):
     async def extract_booking_confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if tracker.get_slot(REQUESTED_SLOT) == CONFIRM and _intent(tracker) == "affirm":
-            return {CONFIRM: True}
-        return {}
+        return _confirmation(tracker)
 
 
 class ActionAskBookingStore(Action):
@@ -716,6 +721,12 @@ class _ValidateBookingLookup(FormValidationAction, ABC):
             needed.append(PHONE)
         return needed
 
+    async def extract_booking_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Cancel and modify ask for confirmation; booking_status never requires the slot, so never extracts it."""
+        return _confirmation(tracker)
+
     async def extract_booking_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -801,13 +812,6 @@ class ValidateCancelBookingForm(_ValidateBookingLookup):
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
         return [*await super().required_slots(domain_slots, dispatcher, tracker, domain), CONFIRM]
-
-    async def extract_booking_confirm(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if tracker.get_slot(REQUESTED_SLOT) == CONFIRM and _intent(tracker) == "affirm":
-            return {CONFIRM: True}
-        return {}
 
 
 class ActionAskCancelConfirm(Action):
@@ -938,13 +942,6 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
             _utter_problem(dispatcher, result.problem)
             return {CHANGE: None, CONFIRM: None}
         return {**accept(CHANGE, value), CONFIRM: None}
-
-    async def extract_booking_confirm(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        if tracker.get_slot(REQUESTED_SLOT) == CONFIRM and _intent(tracker) == "affirm":
-            return {CONFIRM: True}
-        return {}
 
 
 def _changes(change: dict[str, Any], booking: booking_service.BookingOut) -> dict[str, Any]:
