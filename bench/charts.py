@@ -19,7 +19,7 @@ import numpy as np
 from bench.report import SYSTEM_TITLES
 
 
-def latency_chart(serving: dict[str, Any], out: Path) -> Path:
+def latency_chart(serving: dict[str, Any], out: Path, name: str, title: str) -> Path:
     figure, (hist, cdf) = plt.subplots(1, 2, figsize=(12, 4.5))
     for name, colour in (
         ("full_stack", "tab:blue"),
@@ -43,9 +43,9 @@ def latency_chart(serving: dict[str, Any], out: Path) -> Path:
     )
     for axis in (hist, cdf):
         axis.legend()
-    figure.suptitle(f"{serving['customers']} concurrent customers × {serving['turns']} turns")
+    figure.suptitle(title)
     figure.tight_layout()
-    path = out / "latency.png"
+    path = out / name
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
@@ -74,8 +74,12 @@ def intent_f1_chart(nlu: dict[str, Any], out: Path) -> Path:
 def main() -> None:
     results = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     out = Path(sys.argv[2])
-    if "serving" in results:
-        latency_chart(results["serving"], out)
+    serving = results.get("serving")
+    if serving:
+        people = f"{serving['customers']} concurrent customers × {serving['turns']} turns"
+        latency_chart(serving, out, "latency.png", f"{people}, think time {serving['think_seconds']} s")
+        if serving.get("saturation"):
+            latency_chart(serving["saturation"], out, "latency_saturation.png", f"{people}, no think time")
     if "nlu" in results:
         intent_f1_chart(results["nlu"], out)
 

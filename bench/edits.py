@@ -104,11 +104,13 @@ def train(project: Path, out_dir: Path, name: str, cache_dir: Path, *, force: bo
     return time.perf_counter() - started
 
 
-def full_training(workdir: Path) -> tuple[dict[str, Any], Path]:
-    """A forced, cold-cache training of config.yml on a copy of the project; returns timing and the copy."""
+def full_training(workdir: Path) -> tuple[dict[str, Any], Path, Path]:
+    """A forced, cold-cache training of config.yml on a copy of the project: timing, the copy, the model."""
     project = copy_project_inputs(workdir / "project")
+    (workdir / "models").mkdir(parents=True, exist_ok=True)
     seconds = train(project, workdir / "models", "full", workdir / "rasa-cache", force=True)
-    return {"seconds": seconds, "cache": "cold (empty RASA_CACHE_DIRECTORY)", "forced": True}, project
+    timing = {"seconds": seconds, "cache": "cold (empty RASA_CACHE_DIRECTORY)", "forced": True}
+    return timing, project, workdir / "models" / "full.tar.gz"
 
 
 def write_nlu_edit(project: Path, key: str, example: str) -> Path:

@@ -118,30 +118,35 @@ async def _timed_send(
 
 
 async def _chat(
-    target: Target, client: httpx.AsyncClient, customer: Customer, think_seconds: float, samples: list[Sample]
+    target: Target, client: httpx.AsyncClient, customer: Customer, samples: list[Sample], *, think: bool = True
 ) -> None:
+    """One customer: arrives after its start delay, then sends each turn after the reply and its think time."""
+    if think and customer.start_delay:
+        await asyncio.sleep(customer.start_delay)
     state = await target.prepare(client, customer)
     for turn in customer.turns:
         samples.append(await _timed_send(target, client, customer, turn, state))
-        if think_seconds:
-            await asyncio.sleep(think_seconds)
+        if think and turn.think_after:
+            await asyncio.sleep(turn.think_after)
 
 
 async def run_load(
     target: Target,
     customers: list[Customer],
     warmup: list[Customer],
-    think_seconds: float = 0.0,
     timeout_seconds: float = 30.0,
 ) -> LoadResult:
-    """Warm-up customers chat one after another (not measured), then all customers at once."""
+    """Warm-up customers chat one after another without pauses (not measured), then all customers at once.
+
+    Latency is timed per request only; think times and start delays come from the scripts.
+    """
     limits = httpx.Limits(max_connections=len(customers) + 4, max_keepalive_connections=len(customers) + 4)
     async with httpx.AsyncClient(timeout=timeout_seconds, limits=limits, trust_env=False) as client:
         warm: list[Sample] = []
         for customer in warmup:
-            await _chat(target, client, customer, 0.0, warm)
+            await _chat(target, client, customer, warm, think=False)
         samples: list[Sample] = []
         started = time.perf_counter()
-        await asyncio.gather(*(_chat(target, client, c, think_seconds, samples) for c in customers))
+        await asyncio.gather(*(_chat(target, client, c, samples) for c in customers))
         wall = time.perf_counter() - started
     return LoadResult(samples, wall, warm)

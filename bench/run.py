@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from bench.live import (
     start_bare_rasa,
     start_full_stack,
 )
-from bench.load import ApiTarget, LoadResult, RasaTarget, run_load
+from bench.load import ApiTarget, RasaTarget, Target, run_load
 from bench.machine import machine_info
 from bench.memory import cpu_seconds, peak_memory_mib
 from bench.report import check_targets, markdown
@@ -46,6 +47,9 @@ from stack.paths import RASA_BIN
 from stack.processes import stop_all, wait_until_ready
 
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
+# A customer reads the reply and types the next message; a person typing Chinese needs longer than 2 s,
+# so this is a heavier load than real customers give at the same number of conversations.
+DEFAULT_THINK_SECONDS = 2.0
 RASA_PYTHON = RASA_BIN / "python"
 logger = logging.getLogger("bench")
 
@@ -85,7 +89,9 @@ def run_nlu(model: Path, eval_path: Path, workdir: Path, retrain_default: bool) 
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-def _customers(stack: FullStack, args: argparse.Namespace, run_id: str) -> tuple[list[Customer], list[Customer]]:
+def _customers(
+    stack: FullStack, args: argparse.Namespace, run_id: str, think: float
+) -> tuple[list[Customer], list[Customer]]:
     scenarios = load_scenarios()
     orders = orders_with_owner_mobiles(stack.session_factory)
     customers = build_customers(
@@ -96,6 +102,7 @@ def _customers(stack: FullStack, args: argparse.Namespace, run_id: str) -> tuple
         seed=args.seed,
         run_id=run_id,
         web_user_ids=demo_web_user_ids(stack.session_factory),
+        think_mean=think,
     )
     warmup = build_customers(
         scenarios, orders, customers=1, turns=args.warmup, seed=args.seed + 1, run_id=f"{run_id}-warmup"
@@ -105,14 +112,39 @@ def _customers(stack: FullStack, args: argparse.Namespace, run_id: str) -> tuple
 
 def _anonymous(customers: list[Customer], suffix: str) -> list[Customer]:
     """The same scripts under fresh ids and without identities (bare Rasa has no hub to identify anyone)."""
-    return [Customer(f"{c.user_id}-{suffix}", c.turns) for c in customers]
+    return [Customer(f"{c.user_id}-{suffix}", c.turns, start_delay=c.start_delay) for c in customers]
 
 
-def _load_summary(result: LoadResult) -> dict[str, Any]:
-    return result.summary()
+@dataclass
+class Measured:
+    summary: dict[str, Any]
+    cpu: dict[str, float]
+    latencies: list[float]
 
 
-def run_serving_and_edits(model: Path, args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> None:
+def measure(target: Target, customers: list[Customer], warmup: list[Customer], pids: dict[str, int]) -> Measured:
+    """One load phase against one target, with the CPU each server process used meanwhile."""
+    logger.info("Load: %s, %d customers x %d turns", target.name, len(customers), len(customers[0].turns))
+    with cpu_during(pids) as cpu:
+        result = asyncio.run(run_load(target, customers, warmup))
+    return Measured(result.summary(), cpu, [s.seconds for s in result.samples if s.ok])
+
+
+def overhead(full: dict[str, Any], bare: dict[str, Any]) -> dict[str, float | None]:
+    ratios = {q: ratio(full[q], bare[q]) for q in ("p50", "p95", "p99", "mean")}
+    ratios["throughput"] = ratio(bare["messages_per_second"], full["messages_per_second"])
+    return ratios
+
+
+def run_serving_and_edits(
+    model: Path, project: Path | None, args: argparse.Namespace, workdir: Path, results: dict[str, Any]
+) -> None:
+    """Load phases, the FAQ edit and (given the trained copy of the project) the NLU edit on a running stack.
+
+    Two loads per target: "chat" (customers with think times, arriving spread out: the targets are judged
+    here) and "saturation" (no think time, all at once: capacity). The same scripts go to the full stack
+    (API hub) and to bare Rasa (REST channel), under fresh sender ids per phase.
+    """
     run_id = uuid.uuid4().hex[:6]
     # Bare Rasa loads its model while the stack starts (start-up is not measured); it is idle until its turn.
     bare_process, bare_url = start_bare_rasa(workdir / "bare", model, wait=False)
@@ -126,72 +158,63 @@ def run_serving_and_edits(model: Path, args: argparse.Namespace, workdir: Path, 
     try:
         with phase(results, "start_bare_rasa_extra_wait"):
             wait_until_ready(bare_process, READY_TIMEOUT_SECONDS)
-        customers, warmup = _customers(stack, args, run_id)
-        logger.info("Full stack: %d customers x %d turns", len(customers), args.turns)
+        chat, warmup = _customers(stack, args, f"{run_id}-chat", args.think)
+        burst, _ = _customers(stack, args, f"{run_id}-sat", 0.0)
         pids = {name: stack.pid(name) for name in ("api", "rasa", "actions")}
-        with phase(results, "load_full_stack"), cpu_during(pids) as full_cpu:
-            full = asyncio.run(run_load(ApiTarget(stack.api_url), customers, warmup, args.think))
+        api = ApiTarget(stack.api_url)
+        with phase(results, "load_full_stack"):
+            full = measure(api, chat, warmup, pids)
+            full_sat = measure(api, burst, [], pids)
         memory = {name: peak_memory_mib(stack.pid(name)) for name in ("api", "rasa", "actions")}
         serving: dict[str, Any] = {
             "customers": args.customers,
             "turns": args.turns,
             "think_seconds": args.think,
             "warmup_turns": args.warmup,
-            "full_stack": _load_summary(full),
-            "latencies": {"full_stack": [s.seconds for s in full.samples if s.ok]},
-            "identified_customers": sum(c.web_user_id is not None for c in customers),
+            "identified_customers": sum(c.web_user_id is not None for c in chat),
+            "full_stack": full.summary,
+            "latencies": {"full_stack": full.latencies},
+            "cpu_seconds": {"full_stack": full.cpu},
+            "saturation": {
+                "full_stack": full_sat.summary,
+                "latencies": {"full_stack": full_sat.latencies},
+                "cpu_seconds": {"full_stack": full_sat.cpu},
+            },
         }
         results["serving"] = serving
         logger.info("FAQ answer edit -> live")
         results.setdefault("edits", {})["faq"] = edits.faq_edit_to_live(
             stack.api_url, stack.session_factory, **load_scenarios()["faq_edit"]
         )
+        if args.breakdown:
+            # The stack's own Rasa (SQL tracker store + action server) without the hub: splits the overhead.
+            direct = RasaTarget(stack.settings.rasa_url, name="stack_rasa")
+            stack_rasa = measure(direct, _anonymous(chat, "direct"), _anonymous(warmup, "direct"), pids)
+            serving["stack_rasa"] = stack_rasa.summary
+            serving["latencies"]["stack_rasa"] = stack_rasa.latencies
+            serving["cpu_seconds"]["stack_rasa"] = stack_rasa.cpu
 
-        # Breakdown of the overhead: the stack's own Rasa (SQL tracker store + action server), no hub.
-        logger.info("Stack's Rasa directly (actions + SQL tracker store, without the API hub)")
-        with cpu_during(pids) as direct_cpu:
-            direct = asyncio.run(
-                run_load(
-                    RasaTarget(stack.settings.rasa_url, name="stack_rasa"),
-                    _anonymous(customers, "direct"),
-                    _anonymous(warmup, "direct"),
-                    args.think,
-                )
-            )
-        serving["stack_rasa"] = _load_summary(direct)
-        serving["cpu_seconds"] = {"full_stack": full_cpu, "stack_rasa": direct_cpu}
-        serving["latencies"]["stack_rasa"] = [s.seconds for s in direct.samples if s.ok]
-
-        logger.info("Bare Rasa (same model, REST channel, no action endpoint, in-memory trackers)")
         try:
-            with cpu_during({"bare_rasa": bare_process.popen.pid}) as bare_cpu:
-                bare = asyncio.run(
-                    run_load(
-                        RasaTarget(bare_url),
-                        _anonymous(customers, "bare"),
-                        _anonymous(warmup, "bare"),
-                        args.think,
-                    )
-                )
+            bare_pids = {"bare_rasa": bare_process.popen.pid}
+            bare_target = RasaTarget(bare_url)
+            with phase(results, "load_bare_rasa"):
+                bare = measure(bare_target, _anonymous(chat, "bare"), _anonymous(warmup, "bare"), bare_pids)
+                bare_sat = measure(bare_target, _anonymous(burst, "bare"), [], bare_pids)
             memory["bare_rasa"] = peak_memory_mib(bare_process.popen.pid)
         finally:
             stop_all([bare_process])
-        serving["bare_rasa"] = _load_summary(bare)
-        serving["cpu_seconds"]["bare_rasa"] = bare_cpu
-        serving["latencies"]["bare_rasa"] = [s.seconds for s in bare.samples if s.ok]
+        serving["bare_rasa"] = bare.summary
+        serving["latencies"]["bare_rasa"] = bare.latencies
+        serving["cpu_seconds"]["bare_rasa"] = bare.cpu
+        serving["overhead"] = overhead(full.summary, bare.summary)
+        saturation = serving["saturation"]
+        saturation["bare_rasa"] = bare_sat.summary
+        saturation["latencies"]["bare_rasa"] = bare_sat.latencies
+        saturation["cpu_seconds"]["bare_rasa"] = bare_sat.cpu
+        saturation["overhead"] = overhead(full_sat.summary, bare_sat.summary)
         serving["memory"] = memory
-        serving["overhead"] = {
-            q: ratio(serving["full_stack"][q], serving["bare_rasa"][q]) for q in ("p50", "p95", "p99", "mean")
-        }
-        serving["overhead"]["throughput"] = ratio(
-            serving["bare_rasa"]["messages_per_second"], serving["full_stack"]["messages_per_second"]
-        )
 
-        if "training" not in args.skip:
-            logger.info("Forced full training (cold cache) of a copy of the project")
-            with phase(results, "full_training"):
-                full_training, project = edits.full_training(workdir / "train")
-            results["training"] = {"full": full_training}
+        if project is not None:
             logger.info("NLU example edit -> retrain -> PUT /model -> live")
             with phase(results, "nlu_edit"):
                 results.setdefault("edits", {})["nlu"] = edits.nlu_edit_to_live(
@@ -205,6 +228,33 @@ def run_serving_and_edits(model: Path, args: argparse.Namespace, workdir: Path, 
     finally:
         stop_all([bare_process])
         stack.stop()
+
+
+def prepare_model(args: argparse.Namespace, workdir: Path, results: dict[str, Any]) -> tuple[Path, Path | None]:
+    """The model (a) to benchmark, and the trained copy of the project when training is measured.
+
+    With training measured (the default), (a) is the model of the forced, cold-cache full training of
+    this run: trained once, on the same data as the baselines, in the same run. It is also installed
+    as the project's cached model when that is missing (a fresh clone), so `make run` reuses it.
+    """
+    if args.model is not None or "training" in args.skip:
+        started = time.perf_counter()
+        fresh = args.model is None and not model_path_for(training_fingerprint()).exists()
+        model = args.model.resolve() if args.model else ensure_model()
+        results["model"] = {"path": model.name, "trained_now": fresh, "seconds": time.perf_counter() - started}
+        return model, None
+    logger.info("Forced full training (cold cache) of a copy of the project: model (a)")
+    with phase(results, "full_training"):
+        full_training, project, model = edits.full_training(workdir / "train")
+    results["training"] = {"full": full_training}
+    results["model"] = {"path": model.name, "trained_now": True, "seconds": full_training["seconds"]}
+    fingerprint = training_fingerprint(project)
+    cached = model_path_for(fingerprint)
+    if fingerprint == training_fingerprint() and not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(model, cached)
+        results["model"]["installed_as"] = cached.name
+    return model, project
 
 
 def write_outputs(results: dict[str, Any], out_dir: Path) -> str:
@@ -232,7 +282,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=20, help="concurrent simulated customers")
     parser.add_argument("--turns", type=int, default=12, help="measured turns per customer")
     parser.add_argument("--warmup", type=int, default=4, help="unmeasured warm-up turns per target")
-    parser.add_argument("--think", type=float, default=0.0, help="think time between a reply and the next turn (s)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=DEFAULT_THINK_SECONDS,
+        help="mean think time after each reply in the chat load (s); the saturation load uses none",
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="also load the stack's Rasa directly (hub vs Rasa overhead)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--skip",
@@ -262,22 +320,17 @@ def main(argv: list[str] | None = None) -> None:
         "seed": args.seed,
         "skip": sorted(args.skip),
     }
-    fresh = args.model is None and not model_path_for(training_fingerprint()).exists()
-    model_started = time.perf_counter()
-    model = args.model.resolve() if args.model else ensure_model()
-    results["model"] = {
-        "path": model.name,
-        "trained_now": fresh,
-        "ensure_seconds": time.perf_counter() - model_started,
-    }
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
+        model, project = prepare_model(args, workdir, results)
         if "nlu" not in args.skip:
             logger.info("NLU: (a) ours, (b) Rasa default zh, (c) TF-IDF + LR on %s", args.eval)
             with phase(results, "nlu"):
                 results["nlu"] = run_nlu(model, args.eval, workdir, args.retrain_default)
+            if "training" in results:
+                results["nlu"]["systems"]["ours"]["train_seconds"] = results["training"]["full"]["seconds"]
         if "serving" not in args.skip:
-            run_serving_and_edits(model, args, workdir, results)
+            run_serving_and_edits(model, project, args, workdir, results)
     finally:
         if args.keep_workdir:
             logger.info("Work dir kept: %s", workdir)

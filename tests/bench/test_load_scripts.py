@@ -26,3 +26,15 @@ def test_scripts_are_reproducible_from_the_seed() -> None:
     assert first == again
     other = build_customers(load_scenarios(), ORDERS, customers=3, turns=6, seed=6, run_id="a")
     assert [c.turns for c in first] != [c.turns for c in other]
+
+
+def test_think_times_and_arrivals_follow_the_mean_without_changing_the_texts() -> None:
+    back_to_back = build_customers(load_scenarios(), ORDERS, customers=4, turns=8, seed=3, run_id="a")
+    chatting = build_customers(load_scenarios(), ORDERS, customers=4, turns=8, seed=3, run_id="a", think_mean=2.0)
+    assert [[t.text for t in c.turns] for c in back_to_back] == [[t.text for t in c.turns] for c in chatting]
+    assert all(t.think_after == 0.0 for c in back_to_back for t in c.turns)
+    assert all(c.start_delay == 0.0 for c in back_to_back)
+    thinks = [t.think_after for c in chatting for t in c.turns]
+    assert all(1.0 <= t <= 3.0 for t in thinks) and len(set(thinks)) == len(thinks)
+    assert all(0.0 <= c.start_delay <= 2.0 for c in chatting)
+    assert len({c.start_delay for c in chatting}) == len(chatting)

@@ -9,7 +9,7 @@ import pytest
 
 from bench.memory import cpu_seconds, peak_memory_mib, status_kib
 from bench.patterns import compile_patterns, extract_entities
-from bench.report import check_targets
+from bench.report import check_targets, markdown
 from bench.stats import latency_summary, percentile
 
 
@@ -83,3 +83,55 @@ def test_cpu_seconds_sums_utime_and_stime_over_the_tree(tmp_path: Path) -> None:
         rest = " ".join(["0"] * 10)  # fields 4..13
         (tmp_path / str(pid) / "stat").write_text(f"{pid} (python (x)) S {rest} {utime} {stime} 0 0\n")
     assert cpu_seconds(20, proc=tmp_path) == 5.0
+
+
+def _phase_summary(p50: float, over: int = 0) -> dict[str, object]:
+    return {
+        "messages": 240,
+        "errors": 0,
+        "messages_per_second": 9.5,
+        "p50": p50,
+        "p95": 2 * p50,
+        "p99": 3 * p50,
+        "max": 4 * p50,
+        "over_wechat_window": over,
+    }
+
+
+def test_report_shows_the_chat_load_and_the_saturation_load_apart() -> None:
+    cpu = {"wall": 30.0, "api": 2.0, "rasa": 10.0, "actions": 1.0, "load_client": 0.5}
+    serving = {
+        "customers": 20,
+        "turns": 12,
+        "think_seconds": 2.0,
+        "warmup_turns": 4,
+        "full_stack": _phase_summary(0.12),
+        "bare_rasa": _phase_summary(0.05),
+        "overhead": {"p50": 2.4},
+        "cpu_seconds": {"full_stack": cpu},
+        "saturation": {
+            "full_stack": _phase_summary(2.0, over=3),
+            "bare_rasa": _phase_summary(0.5),
+            "overhead": {"p50": 4.0},
+            "cpu_seconds": {"full_stack": cpu},
+        },
+    }
+    results = {
+        "machine": {
+            "date": "d",
+            "cpu_model": "c",
+            "cores": 2,
+            "usable_cores": 2,
+            "memory_gib": 1,
+            "load_average_at_start": [0.0, 0.0, 0.0],
+        },
+        "serving": serving,
+    }
+    text = markdown(results)
+    chat, saturation = text.split("### Saturation")
+    assert "| full_stack | 240 | 0 | 9.5 | 0.120 s |" in chat and "p50 2.40x" in chat
+    assert "| full_stack | 240 | 0 | 9.5 | 2.000 s |" in saturation and "p50 4.00x" in saturation
+    assert "| full_stack | 30.0 | 2.0 | 10.0 | 1.0 | – | 0.5 | 53 |" in chat  # 13 CPU s / (240 + 4) messages
+    verdicts = {c.name: (c.verdict, c.measured) for c in check_targets(results)}
+    assert verdicts["full-stack p50 / bare p50"] == ("MISS", "2.40x")
+    assert verdicts["no reply slower than 5 s"] == ("PASS", "0 over, max 0.480 s (saturation: 3 over)")
