@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import datetimes, slots
-from actions.crm import in_session
+from actions.crm import in_read_only_session, in_session
 from actions.forms import INVALID_ATTEMPTS, accept, reject
 from actions.normalize import find_booking_number, find_mobile, looks_like_phone_attempt, normalize_text, parse_count
 from crm.schemas import StoreOut
@@ -109,7 +109,7 @@ def find_plate(text: str) -> tuple[str | None, bool]:
 
 
 async def _business_stores(business: str) -> list[StoreOut]:
-    return await in_session(store_service.list_stores, business_code=business)
+    return await in_read_only_session(store_service.list_stores, business_code=business)
 
 
 def match_store(text: str, stores: list[StoreOut]) -> list[StoreOut]:
@@ -174,7 +174,7 @@ async def _store_of(tracker: Tracker) -> StoreOut | None:
     code = tracker.get_slot(STORE)
     if not code or str(code).startswith(INVALID):
         return None
-    return await in_session(store_service.get_store, code=code)
+    return await in_read_only_session(store_service.get_store, code=code)
 
 
 def _draft(tracker: Tracker, *, complete: bool = True) -> booking_service.BookingDraft | None:
@@ -265,7 +265,7 @@ class ValidateBookingForm(FormValidationAction):
         draft = _draft(tracker, complete=False)
         if draft is None or tracker.get_slot(CONFIRM):
             return events
-        problem = await in_session(booking_service.check_booking, draft=draft, now=datetimes.now())
+        problem = await in_read_only_session(booking_service.check_booking, draft=draft, now=datetimes.now())
         if problem is None:
             return events
         _utter_problem(dispatcher, problem)
@@ -510,7 +510,7 @@ class ValidateBookingForm(FormValidationAction):
                 else "utter_booking_phone_invalid"
             )
             return reject(dispatcher, tracker, PHONE, response, digits=len(digits))
-        known = await in_session(customer_service.find_customer_by_mobile, mobile=mobile)
+        known = await in_read_only_session(customer_service.find_customer_by_mobile, mobile=mobile)
         return {**accept(PHONE, mobile), NEW_CUSTOMER: known is None}
 
     async def extract_booking_name(
@@ -561,7 +561,7 @@ class ActionAskBookingService(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         business = tracker.get_slot(BUSINESS)
-        names = await in_session(booking_service.service_names, business_code=business)
+        names = await in_read_only_session(booking_service.service_names, business_code=business)
         buttons = [
             {"title": names.get(code, words[0]), "payload": words[0]} for code, words in _aliases(business).items()
         ]
@@ -570,8 +570,8 @@ class ActionAskBookingService(Action):
 
 
 async def _describe(tracker: Tracker, draft: booking_service.BookingDraft) -> dict[str, Any]:
-    store = await in_session(store_service.get_store, code=draft.store_code)
-    names = await in_session(booking_service.service_names, business_code=draft.business_code)
+    store = await in_read_only_session(store_service.get_store, code=draft.store_code)
+    names = await in_read_only_session(booking_service.service_names, business_code=draft.business_code)
     wording = get_booking_policy().wording
     return {
         "store": store.name if store else draft.store_code,

@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.crm import in_session
+from actions.crm import in_read_only_session
 from crm.services import faq
 
 logger = logging.getLogger(__name__)
@@ -73,11 +73,11 @@ class ActionAnswerFaq(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         prediction = faq_prediction(tracker.latest_message)
         key, confidence = prediction.key, prediction.confidence
-        pressed = await in_session(faq.key_for_question, question=tracker.latest_message.get("text") or "")
+        pressed = await in_read_only_session(faq.key_for_question, question=tracker.latest_message.get("text") or "")
         if pressed is not None:  # a suggestion button: the customer chose the question themselves
             key, confidence = pressed, 1.0
         business = latest_entity_value(tracker, slots.BUSINESS) or tracker.get_slot(slots.BUSINESS)
-        answer = await in_session(faq.get_answer, key=key, business_code=business) if key else None
+        answer = await in_read_only_session(faq.get_answer, key=key, business_code=business) if key else None
         if answer is None:
             logger.warning("No FAQ answer for key %r (business %r)", key, business)
             dispatcher.utter_message(response="utter_faq_unavailable")
@@ -91,7 +91,7 @@ class ActionAnswerFaq(Action):
     @staticmethod
     async def _suggest(dispatcher: CollectingDispatcher, domain: DomainDict, prediction: FaqPrediction) -> None:
         keys = [key for key, score in prediction.ranking if score >= MIN_SUGGESTION_CONFIDENCE][:MAX_SUGGESTIONS]
-        questions = await in_session(faq.questions_for, keys=keys) if keys else {}
+        questions = await in_read_only_session(faq.questions_for, keys=keys) if keys else {}
         if not questions:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.crm import in_session
+from actions.crm import in_read_only_session
 from actions.forms import accept, reject
 from actions.normalize import find_mobile, find_order_number
 from actions.wording import fill
@@ -129,7 +129,7 @@ class ActionCheckOrderStatus(Action):
             await self._list_recent(dispatcher, domain, customer_id)
             return [SlotSet(ORDER_ID, None)]
 
-        result = await in_session(
+        result = await in_read_only_session(
             orders.lookup_order_for_requester,
             order_number=order_number,
             customer_id=customer_id,
@@ -144,7 +144,9 @@ class ActionCheckOrderStatus(Action):
 
     @staticmethod
     async def _list_recent(dispatcher: CollectingDispatcher, domain: DomainDict, customer_id: int) -> None:
-        recent = await in_session(orders.list_orders_for_customer, customer_id=customer_id, limit=RECENT_ORDERS_SHOWN)
+        recent = await in_read_only_session(
+            orders.list_orders_for_customer, customer_id=customer_id, limit=RECENT_ORDERS_SHOWN
+        )
         if not recent:
             dispatcher.utter_message(response="utter_no_orders")
             return

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
-from actions.crm import in_session
+from actions.crm import in_read_only_session
 from crm.formatting import customer_title
 from crm.schemas import CustomerOut
 from crm.services import customers
@@ -61,7 +61,7 @@ class ActionSessionStart(Action):
         customer_id = _customer_id_from(tracker.get_slot(slots.SESSION_STARTED_METADATA))
         customer = None
         if customer_id is not None:
-            customer = await in_session(customers.get_customer, customer_id=customer_id)
+            customer = await in_read_only_session(customers.get_customer, customer_id=customer_id)
             if customer is None:
                 logger.warning("Session metadata names unknown customer %s", customer_id)
         events.extend(profile_events(customer))

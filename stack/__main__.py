@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from core.settings import Settings, get_settings
-from stack.database import prepare_database, prepare_tracker_database
+from stack.database import prepare_database
 from stack.model import ensure_model
 from stack.processes import RunningProcess, service_specs, start, stop_all, wait_until_ready
 
@@ -56,7 +56,6 @@ def check_ports(settings: Settings) -> None:
 def run(settings: Settings) -> None:
     check_ports(settings)
     prepare_database(settings.database_url)
-    prepare_tracker_database(settings.rasa_tracker_url)
     model_path = ensure_model()
     processes: list[RunningProcess] = []
     signal.signal(signal.SIGTERM, _raise_stop)
@@ -92,7 +91,6 @@ def main() -> None:
     try:
         if args.command == "prepare":
             prepare_database(settings.database_url)
-            prepare_tracker_database(settings.rasa_tracker_url)
             ensure_model()
         else:
             run(settings)

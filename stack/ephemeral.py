@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
 from crm.db import make_engine
-from stack.database import prepare_database, prepare_tracker_database
+from stack.database import prepare_database
 from stack.processes import RunningProcess, service_specs, start, stop_all, wait_until_ready
 
 READY_TIMEOUT_SECONDS = 300.0
@@ -60,7 +60,6 @@ def start_ephemeral_stack(workdir: Path, model: Path) -> EphemeralStack:
         redis_url=None,
     )
     prepare_database(settings.database_url)
-    prepare_tracker_database(settings.rasa_tracker_url)
     processes = [start(spec, log_dir=workdir / "logs") for spec in service_specs(settings, model)]
     try:
         for process in processes:

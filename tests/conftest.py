@@ -35,6 +35,14 @@ def seeded_sessionmaker(seeded_db_url: str) -> Iterator[sessionmaker[Session]]:
     engine.dispose()
 
 
+@pytest.fixture
+def seeded_read_only_sessionmaker(seeded_db_url: str) -> Iterator[sessionmaker[Session]]:
+    """Read-only sessions on the same database as `seeded_sessionmaker` (crm.db's read_only engine)."""
+    engine = make_engine(seeded_db_url, read_only=True)
+    yield sessionmaker(engine, expire_on_commit=False)
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def rasa_model() -> Path:
     """The model for the current data/, domain, config and bot/ (trained once, then reused by hash)."""

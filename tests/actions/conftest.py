@@ -46,7 +46,11 @@ def make_tracker() -> TrackerFactory:
 
 @pytest.fixture(autouse=True)
 def crm_sessionmaker(
-    seeded_sessionmaker: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    seeded_sessionmaker: sessionmaker[Session],
+    seeded_read_only_sessionmaker: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> sessionmaker[Session]:
     monkeypatch.setattr("actions.crm.get_sessionmaker", lambda: seeded_sessionmaker)
+    # Lookups run read-only as in production: an action that wrote through them would fail its test.
+    monkeypatch.setattr("actions.crm.get_read_only_sessionmaker", lambda: seeded_read_only_sessionmaker)
     return seeded_sessionmaker

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
@@ -46,3 +47,23 @@ def test_naive_datetimes_are_refused(blank_engine: Engine) -> None:
         )
         with pytest.raises(Exception, match="naive datetime"):
             session.flush()
+
+
+def test_read_only_sessions_read_while_a_writer_holds_the_database_and_refuse_to_write(blank_engine: Engine) -> None:
+    url = blank_engine.url.render_as_string(hide_password=False)
+    with sessionmaker(blank_engine).begin() as session:
+        session.add(Conversation(channel="web", channel_user_id="ro", rasa_sender_id="web:ro:1"))
+    reader = make_engine(url, read_only=True)
+    try:
+        with Session(blank_engine) as writer, writer.begin():  # holds SQLite's write lock until the end
+            writer.add(Conversation(channel="web", channel_user_id="ro-2", rasa_sender_id="web:ro:2"))
+            writer.flush()
+            with Session(reader) as session, session.begin():
+                # a snapshot without the uncommitted row, at once (a locking read would wait 15 s and fail)
+                assert session.scalars(select(Conversation.channel_user_id)).all() == ["ro"]
+        with Session(reader) as session, session.begin():
+            session.add(Conversation(channel="web", channel_user_id="ro-3", rasa_sender_id="web:ro:3"))
+            with pytest.raises(DBAPIError, match=r"(?i)read-?only"):
+                session.flush()
+    finally:
+        reader.dispose()
