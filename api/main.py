@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.channels import widget
 from api.errors import error_body, install_error_handlers
 from api.hub.conversation_hub import ConversationHub
-from api.hub.probe import is_reachable
+from api.hub.probe import RecentlyAlive, is_reachable
 from api.hub.rasa_client import RasaClient
 from api.routers import health
 from api.texts import text
@@ -25,6 +25,8 @@ from crm.db import get_sessionmaker
 
 STATIC_DIR = Path(__file__).with_name("static")
 MAX_REQUEST_BYTES = 64 * 1024
+# A successful action-server probe is trusted this long (api/hub/probe.py RecentlyAlive).
+ACTIONS_ALIVE_TTL_SECONDS = 0.5
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -48,7 +50,10 @@ def create_app(
                 factory,
                 RasaClient(http, settings.rasa_url, settings.rasa_timeout_seconds),
                 reply_wait_seconds=settings.rasa_timeout_seconds,
-                actions_alive=lambda: is_reachable(http, settings.action_health_url, timeout_seconds=1.0),
+                actions_alive=RecentlyAlive(
+                    lambda: is_reachable(http, settings.action_health_url, timeout_seconds=1.0),
+                    ttl_seconds=ACTIONS_ALIVE_TTL_SECONDS,
+                ),
             )
             yield
 

@@ -40,9 +40,14 @@ def py_spy() -> str:
     return found
 
 
-def sample(pid: int, output: Path) -> subprocess.Popen[bytes]:
-    """py-spy on a running process until SIGINT; --nonblocking: never pauses the server being measured."""
+def sample(pid: int, output: Path, gil_only: bool) -> subprocess.Popen[bytes]:
+    """py-spy on a running process until SIGINT; --nonblocking: never pauses the server being measured.
+
+    `gil_only` keeps only samples of threads holding the GIL: Python CPU time, without threads waiting
+    for a lock, the database or the network.
+    """
     argv = [py_spy(), "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking"]
+    argv += ["--gil"] if gil_only else []
     return subprocess.Popen([*argv, "--output", str(output)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -88,6 +93,7 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--think", type=float, default=0.0, help="mean think time (s); 0 = saturation")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--gil", action="store_true", help="only samples holding the GIL (CPU, not waits)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "profile_stack")
     args = parser.parse_args()
     model = args.model.resolve() if args.model else ensure_model()
@@ -110,7 +116,7 @@ def main() -> None:
         )
         warmup = build_customers(scenarios, orders, customers=1, turns=4, seed=8, run_id=f"{run_id}-w")
         asyncio.run(run_load(ApiTarget(stack.api_url), warmup, []))  # first-message costs out of the profile
-        samplers = {name: sample(stack.pid(name), args.out / f"{name}.txt") for name in SERVERS}
+        samplers = {name: sample(stack.pid(name), args.out / f"{name}.txt", args.gil) for name in SERVERS}
         result = asyncio.run(run_load(ApiTarget(stack.api_url), customers, []))
         for sampler in samplers.values():
             sampler.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
