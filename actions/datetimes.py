@@ -94,7 +94,9 @@ def _extract(text: str, moment: datetime) -> tuple[str, datetime] | None:
     import jionlp  # imported lazily: loading its dictionaries takes a few seconds
 
     try:
-        found = jionlp.ner.extract_time(text, time_base=moment.timestamp(), with_parsing=True)
+        # The wall clock of `moment`, not its timestamp: jionlp turns a timestamp into a date in the server's
+        # own time zone, so before 08:00 in Shanghai on a UTC server "明天" was a day early.
+        found = jionlp.ner.extract_time(text, time_base=moment.replace(tzinfo=None), with_parsing=True)
     except Exception:  # jionlp raises plain ValueError/KeyError on odd input; treat as "no time"
         logger.debug("jionlp could not parse %r", text, exc_info=True)
         return None

@@ -85,3 +85,16 @@ def test_numbers_and_other_answers_are_not_times(text: str) -> None:
 @pytest.mark.parametrize(("text", "nights"), [("住两晚", 2), ("3晚", 3), ("住三天", 3), ("周五晚上吃饭", None)])
 def test_nights(text: str, nights: int | None) -> None:
     assert parse_nights(text) == nights
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("明天下午三点", When(day=date(2026, 12, 3), clock=time(15, 0))),
+        ("后天下午四点", When(day=date(2026, 12, 4), clock=time(16, 0))),
+        ("今晚八点", When(day=date(2026, 12, 2), clock=time(20, 0))),
+    ],
+)
+def test_days_count_from_the_local_date_when_utc_is_still_yesterday(text: str, expected: When) -> None:
+    early = datetime(2026, 12, 2, 4, 16, tzinfo=ZoneInfo("Asia/Shanghai"))  # 2026-12-01 20:16 UTC
+    assert parse_when(text, early) == expected
