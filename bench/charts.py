@@ -21,17 +21,17 @@ from bench.report import SYSTEM_TITLES
 
 def latency_chart(serving: dict[str, Any], out: Path, name: str, title: str) -> Path:
     figure, (hist, cdf) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for name, colour in (
+    for target, colour in (
         ("full_stack", "tab:blue"),
         ("stack_rasa", "tab:green"),
         ("bare_rasa", "tab:orange"),
     ):
-        values = np.array(serving.get("latencies", {}).get(name, [])) * 1000
+        values = np.array(serving.get("latencies", {}).get(target, [])) * 1000
         if not values.size:
             continue
-        hist.hist(values, bins=40, alpha=0.6, color=colour, label=name)
+        hist.hist(values, bins=40, alpha=0.6, color=colour, label=target)
         ordered = np.sort(values)
-        cdf.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size, color=colour, label=name)
+        cdf.plot(ordered, np.arange(1, ordered.size + 1) / ordered.size, color=colour, label=target)
         for q, style in ((50, "--"), (99, ":")):
             cdf.axvline(np.percentile(values, q), color=colour, linestyle=style, linewidth=0.8)
     hist.set(xlabel="reply latency (ms)", ylabel="messages", title="Latency distribution")
