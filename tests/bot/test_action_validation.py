@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
-from core.settings import PROJECT_ROOT
-from stack.model import rasa_env
-from stack.paths import RASA_BIN
+from tests.bot.helpers import run_in_rasa_env
 
 # Runs in the rasa env: imports `bot` the way the Rasa server does (installing the fix), then compares
 # the installed validation with Rasa's original (jsonschema.validate per call) on each response.
@@ -53,16 +50,7 @@ INVALID = [
 
 def test_valid_responses_pass_and_invalid_ones_fail_with_rasas_own_error() -> None:
     responses = [SESSION_START, FAQ_ANSWER, *INVALID]
-    result = subprocess.run(
-        [str(RASA_BIN / "python"), "-c", PROBE, json.dumps(responses, ensure_ascii=False)],
-        cwd=PROJECT_ROOT,
-        env=rasa_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(run_in_rasa_env(PROBE, json.dumps(responses, ensure_ascii=False)))
     assert report["installed"] is True
     outcomes = report["outcomes"]
     assert outcomes[0] == [True, True] and outcomes[1] == [True, True]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 
 import pytest
 import redis
 
-from core.settings import PROJECT_ROOT
-from stack.model import rasa_env
-from stack.paths import RASA_BIN
+from tests.bot.helpers import run_in_rasa_env
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
 
@@ -29,17 +26,7 @@ print(delegate, len(again.tickets) if again else 0)
 
 
 def run_probe(env_extra: dict[str, str], conversation: str) -> str:
-    env = {**rasa_env(), **env_extra}
-    result = subprocess.run(
-        [str(RASA_BIN / "python"), "-c", PROBE, conversation],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout.strip().splitlines()[-1]
+    return run_in_rasa_env(PROBE, conversation, env_extra=env_extra, timeout=120)
 
 
 def test_without_redis_url_locks_are_in_memory() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import pytest
 import yaml
 
 from core.settings import PROJECT_ROOT
-from stack.model import rasa_env
-from stack.paths import RASA_BIN
+from tests.bot.helpers import run_in_rasa_env
 
 # Builds the tracker store the way Rasa does from endpoints.yml, keeps three turns of one conversation
 # and reads them back, counting the SQLite connections opened on the way.
@@ -59,16 +57,7 @@ print(json.dumps({
 
 
 def run_probe(url: str, store_type: str) -> dict[str, object]:
-    result = subprocess.run(
-        [str(RASA_BIN / "python"), "-c", PROBE, url, store_type, f"probe-{uuid.uuid4().hex[:12]}"],
-        cwd=PROJECT_ROOT,
-        env=rasa_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(run_in_rasa_env(PROBE, url, store_type, f"probe-{uuid.uuid4().hex[:12]}"))
 
 
 def test_endpoints_yml_names_the_pooled_store() -> None:
