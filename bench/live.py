@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.scripts import Customer as ScriptedCustomer
+from bench.scripts import build_customers, load_scenarios
 from core.settings import PROJECT_ROOT
 from crm.models import Customer, Order
 from stack.ephemeral import READY_TIMEOUT_SECONDS, EphemeralStack, free_port, start_ephemeral_stack
@@ -72,3 +75,39 @@ def orders_with_owner_mobiles(session_factory: sessionmaker[Session]) -> list[tu
 def demo_web_user_ids(session_factory: sessionmaker[Session]) -> list[str]:
     with session_factory() as session:
         return sorted(session.scalars(select(Customer.web_user_id).where(Customer.web_user_id.is_not(None))))
+
+
+def customer_scripts(
+    stack: FullStack,
+    *,
+    customers: int,
+    turns: int,
+    seed: int,
+    warmup_turns: int,
+    loads: dict[str, float],
+) -> tuple[dict[str, list[ScriptedCustomer]], list[ScriptedCustomer]]:
+    """Per load name (mean think time as value), the customers' scripts; plus one warm-up customer.
+
+    Every load gets the same texts under its own ids; the orders and demo identities are read once.
+    """
+    scenarios = load_scenarios()
+    orders = orders_with_owner_mobiles(stack.session_factory)
+    web_user_ids = demo_web_user_ids(stack.session_factory)
+    run_id = uuid.uuid4().hex[:6]
+    scripts = {
+        name: build_customers(
+            scenarios,
+            orders,
+            customers=customers,
+            turns=turns,
+            seed=seed,
+            run_id=f"{run_id}-{name}",
+            web_user_ids=web_user_ids,
+            think_mean=think,
+        )
+        for name, think in loads.items()
+    }
+    warmup = build_customers(
+        scenarios, orders, customers=1, turns=warmup_turns, seed=seed + 1, run_id=f"{run_id}-warmup"
+    )
+    return scripts, warmup

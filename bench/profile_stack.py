@@ -19,13 +19,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections import Counter
 from pathlib import Path
 
-from bench.live import demo_web_user_ids, orders_with_owner_mobiles
+from bench.live import customer_scripts
 from bench.load import ApiTarget, run_load
-from bench.scripts import build_customers, load_scenarios
 from stack.ephemeral import start_ephemeral_stack
 from stack.model import ensure_model
 from stack.paths import APP_BIN
@@ -101,20 +99,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="profile-stack-"))
     stack = start_ephemeral_stack(workdir, model)
     try:
-        scenarios = load_scenarios()
-        orders = orders_with_owner_mobiles(stack.session_factory)
-        run_id = uuid.uuid4().hex[:6]
-        customers = build_customers(
-            scenarios,
-            orders,
-            customers=args.customers,
-            turns=args.turns,
-            seed=7,
-            run_id=run_id,
-            web_user_ids=demo_web_user_ids(stack.session_factory),
-            think_mean=args.think,
+        scripts, warmup = customer_scripts(
+            stack, customers=args.customers, turns=args.turns, seed=7, warmup_turns=4, loads={"profile": args.think}
         )
-        warmup = build_customers(scenarios, orders, customers=1, turns=4, seed=8, run_id=f"{run_id}-w")
+        customers = scripts["profile"]
         asyncio.run(run_load(ApiTarget(stack.api_url), warmup, []))  # first-message costs out of the profile
         samplers = {name: sample(stack.pid(name), args.out / f"{name}.txt", args.gil) for name in SERVERS}
         result = asyncio.run(run_load(ApiTarget(stack.api_url), customers, []))

@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,19 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import edits
-from bench.live import (
-    READY_TIMEOUT_SECONDS,
-    FullStack,
-    demo_web_user_ids,
-    orders_with_owner_mobiles,
-    start_bare_rasa,
-    start_full_stack,
-)
+from bench.live import READY_TIMEOUT_SECONDS, customer_scripts, start_bare_rasa, start_full_stack
 from bench.load import ApiTarget, RasaTarget, Target, run_load
 from bench.machine import machine_info
 from bench.memory import cpu_seconds, peak_memory_mib
 from bench.report import check_targets, markdown
-from bench.scripts import Customer, build_customers, load_scenarios
+from bench.scripts import Customer, load_scenarios
 from bench.stats import ratio
 from core.settings import PROJECT_ROOT
 from stack.model import ensure_model, model_path_for, rasa_env, training_fingerprint
@@ -89,27 +81,6 @@ def run_nlu(model: Path, eval_path: Path, workdir: Path, retrain_default: bool) 
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-def _customers(
-    stack: FullStack, args: argparse.Namespace, run_id: str, think: float
-) -> tuple[list[Customer], list[Customer]]:
-    scenarios = load_scenarios()
-    orders = orders_with_owner_mobiles(stack.session_factory)
-    customers = build_customers(
-        scenarios,
-        orders,
-        customers=args.customers,
-        turns=args.turns,
-        seed=args.seed,
-        run_id=run_id,
-        web_user_ids=demo_web_user_ids(stack.session_factory),
-        think_mean=think,
-    )
-    warmup = build_customers(
-        scenarios, orders, customers=1, turns=args.warmup, seed=args.seed + 1, run_id=f"{run_id}-warmup"
-    )
-    return customers, warmup
-
-
 def _anonymous(customers: list[Customer], suffix: str) -> list[Customer]:
     """The same scripts under fresh ids and without identities (bare Rasa has no hub to identify anyone)."""
     return [Customer(f"{c.user_id}-{suffix}", c.turns, start_delay=c.start_delay) for c in customers]
@@ -145,7 +116,6 @@ def run_serving_and_edits(
     here) and "saturation" (no think time, all at once: capacity). The same scripts go to the full stack
     (API hub) and to bare Rasa (REST channel), under fresh sender ids per phase.
     """
-    run_id = uuid.uuid4().hex[:6]
     # Bare Rasa loads its model while the stack starts (start-up is not measured); it is idle until its turn.
     bare_process, bare_url = start_bare_rasa(workdir / "bare", model, wait=False)
     try:
@@ -158,8 +128,15 @@ def run_serving_and_edits(
     try:
         with phase(results, "start_bare_rasa_extra_wait"):
             wait_until_ready(bare_process, READY_TIMEOUT_SECONDS)
-        chat, warmup = _customers(stack, args, f"{run_id}-chat", args.think)
-        burst, _ = _customers(stack, args, f"{run_id}-sat", 0.0)
+        scripts, warmup = customer_scripts(
+            stack,
+            customers=args.customers,
+            turns=args.turns,
+            seed=args.seed,
+            warmup_turns=args.warmup,
+            loads={"chat": args.think, "sat": 0.0},
+        )
+        chat, burst = scripts["chat"], scripts["sat"]
         pids = {name: stack.pid(name) for name in ("api", "rasa", "actions")}
         api = ApiTarget(stack.api_url)
         with phase(results, "load_full_stack"):
