@@ -57,7 +57,7 @@ def create_app(
                     lambda: is_reachable(http, settings.action_health_url, timeout_seconds=1.0),
                     ttl_seconds=ACTIONS_ALIVE_TTL_SECONDS,
                 ),
-                broker=make_broker(settings.redis_url),
+                broker=make_broker(settings.redis_url, str(factory.kw["bind"].url)),
                 idle_after=timedelta(minutes=settings.conversation_idle_minutes),
             )
             app.state.web_delivery = WebChatDelivery()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -135,7 +136,10 @@ class InProcessBroker:
 class RedisBroker:
     """Redis pub/sub: one connection per process for every subscription, fanned out locally."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str) -> None:
+        # Processes share events only within a namespace: the hub derives it from the CRM database, so two
+        # deployments (or test stacks) on one Redis never see each other's conversations.
+        self._prefix = f"{REDIS_PREFIX}{namespace}:"
         self._client = redis.Redis.from_url(url)
         self._pubsub = self._client.pubsub()
         self._local = _LocalFanOut()
@@ -158,7 +162,7 @@ class RedisBroker:
         await self._client.aclose()
 
     async def publish(self, topic: str, event: Event) -> None:
-        await self._client.publish(REDIS_PREFIX + topic, json.dumps(event, separators=(",", ":")))
+        await self._client.publish(self._prefix + topic, json.dumps(event, separators=(",", ":")))
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
@@ -173,11 +177,11 @@ class RedisBroker:
             async with self._lock:
                 if self._local.remove(subscription):
                     self._confirmed.pop(topic, None)
-                    await self._pubsub.unsubscribe(REDIS_PREFIX + topic)
+                    await self._pubsub.unsubscribe(self._prefix + topic)
 
     async def _subscribe_remote(self, topic: str) -> None:
         self._confirmed[topic] = asyncio.Event()
-        await self._pubsub.subscribe(REDIS_PREFIX + topic)
+        await self._pubsub.subscribe(self._prefix + topic)
 
     async def _wait_confirmed(self, topic: str) -> None:
         # Redis acknowledges SUBSCRIBE on the same connection; only then is no later publication missed.
@@ -200,7 +204,7 @@ class RedisBroker:
             if message is None:
                 continue
             channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
-            topic = channel.removeprefix(REDIS_PREFIX)
+            topic = channel.removeprefix(self._prefix)
             if message["type"] == "subscribe":
                 confirmed = self._confirmed.get(topic)
                 if confirmed is not None:
@@ -214,6 +218,11 @@ class RedisBroker:
                 self._local.deliver(topic, event)
 
 
-def make_broker(redis_url: str | None) -> Broker:
+def namespace_for(database_url: str) -> str:
+    """The broker namespace of every process working on this CRM database."""
+    return hashlib.sha256(database_url.encode()).hexdigest()[:16]
+
+
+def make_broker(redis_url: str | None, database_url: str) -> Broker:
     """Redis pub/sub when REDIS_URL is set, otherwise this process only."""
-    return RedisBroker(redis_url) if redis_url else InProcessBroker()
+    return RedisBroker(redis_url, namespace_for(database_url)) if redis_url else InProcessBroker()
