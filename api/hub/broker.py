@@ -120,8 +120,9 @@ class InProcessBroker:
         return None
 
     async def publish(self, topic: str, event: Event) -> None:
-        # A JSON round trip, like Redis: subscribers never share (or mutate) the publisher's objects.
-        self._local.deliver(topic, json.loads(json.dumps(event)))
+        if self._local.subscriptions.get(topic):
+            # A JSON round trip, like Redis: subscribers never share (or mutate) the publisher's objects.
+            self._local.deliver(topic, json.loads(json.dumps(event)))
 
     @asynccontextmanager
     async def subscribe(self, topic: str) -> AsyncIterator[Subscription]:
