@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -186,14 +187,25 @@ class _Connection:
         self._lock = asyncio.Lock()
         self._sent: set[int] = set()
 
+    async def start(self, catch_up: Callable[[], Awaitable[tuple[ConversationOut | None, list[MessageOut]]]]) -> None:
+        """Sends the hello frame and the catch-up before any pushed message (pushes wait for the lock)."""
+        async with self._lock:
+            conversation, missed = await catch_up()
+            hello = {"type": "hello", "conversation_id": conversation.id if conversation else None}
+            await self.websocket.send_text(json.dumps(hello))
+            await self._send(missed)
+
     async def send_messages(self, messages: list[MessageOut]) -> None:
         async with self._lock:
-            for message in messages:
-                if message.id in self._sent or self.websocket.application_state != WebSocketState.CONNECTED:
-                    continue
-                self._sent.add(message.id)
-                frame = {"type": "message", "message": WidgetMessageView.of(message).model_dump(mode="json")}
-                await self.websocket.send_text(json.dumps(frame, ensure_ascii=False))
+            await self._send(messages)
+
+    async def _send(self, messages: list[MessageOut]) -> None:
+        for message in messages:
+            if message.id in self._sent or self.websocket.application_state != WebSocketState.CONNECTED:
+                continue
+            self._sent.add(message.id)
+            frame = {"type": "message", "message": WidgetMessageView.of(message).model_dump(mode="json")}
+            await self.websocket.send_text(json.dumps(frame, ensure_ascii=False))
 
 
 class WebChatDelivery:
@@ -211,9 +223,6 @@ class WebChatDelivery:
             held.discard(connection)
             if not held:
                 del self._connections[channel_user_id]
-
-    def connection_count(self) -> int:
-        return sum(len(held) for held in self._connections.values())
 
     async def deliver(self, conversation: ConversationOut, message: MessageOut) -> None:
         for connection in list(self._connections.get(conversation.channel_user_id, ())):
@@ -246,13 +255,9 @@ async def chat_socket(websocket: WebSocket) -> None:
     # Registered before the catch-up read: a message published meanwhile is either in the read or pushed.
     delivery.add(channel_user_id, connection)
     try:
-        conversation, missed = await hub.catch_up(
-            channel=CHANNEL, channel_user_id=channel_user_id, after_id=hello.last_id
+        await connection.start(
+            lambda: hub.catch_up(channel=CHANNEL, channel_user_id=channel_user_id, after_id=hello.last_id)
         )
-        await websocket.send_text(
-            json.dumps({"type": "hello", "conversation_id": conversation.id if conversation else None})
-        )
-        await connection.send_messages(missed)
         while True:  # the page only pings; anything else is ignored
             await websocket.receive_text()
     except WebSocketDisconnect:
