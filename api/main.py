@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.channels import widget
+from api.channels.widget import WebChatDelivery
 from api.errors import error_body, install_error_handlers
+from api.hub.broker import make_broker
 from api.hub.conversation_hub import ConversationHub
 from api.hub.probe import RecentlyAlive, is_reachable
 from api.hub.rasa_client import RasaClient
@@ -46,7 +49,7 @@ def create_app(
             app.state.http = http
             app.state.session_factory = factory
             app.state.settings = settings
-            app.state.hub = ConversationHub(
+            hub = ConversationHub(
                 factory,
                 RasaClient(http, settings.rasa_url, settings.rasa_timeout_seconds),
                 reply_wait_seconds=settings.rasa_timeout_seconds,
@@ -54,8 +57,17 @@ def create_app(
                     lambda: is_reachable(http, settings.action_health_url, timeout_seconds=1.0),
                     ttl_seconds=ACTIONS_ALIVE_TTL_SECONDS,
                 ),
+                broker=make_broker(settings.redis_url, str(factory.kw["bind"].url)),
+                idle_after=timedelta(minutes=settings.conversation_idle_minutes),
             )
-            yield
+            app.state.web_delivery = WebChatDelivery()
+            hub.register_delivery(widget.CHANNEL, app.state.web_delivery, push=False)
+            app.state.hub = hub
+            await hub.start()
+            try:
+                yield
+            finally:
+                await hub.stop()
 
     app = FastAPI(title="Customer-service hub", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)

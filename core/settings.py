@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     widget_secret: str = _INSECURE_SECRET
 
     max_message_chars: int = 2000
+
+    # Conversation hub (api/hub): a bot conversation idle this long ends; the next message opens a new one.
+    # Keep it equal to session_expiration_time in domain.yml's session_config.
+    conversation_idle_minutes: int = Field(default=30, gt=0)
     timezone: str = "Asia/Shanghai"
 
     @field_validator("redis_url", "tracker_database_url", mode="before")

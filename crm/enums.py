@@ -28,8 +28,12 @@ ComplaintSeverity = Literal["normal", "high"]
 ComplaintStatus = Literal["open", "in_progress", "resolved", "closed"]
 EscalationStatus = Literal["queued", "assigned", "closed"]
 Channel = Literal["web", "wechat", "rest"]
-ConversationOwner = Literal["bot", "agent"]
+ConversationOwner = Literal["bot", "queue", "agent"]
 ConversationStatus = Literal["open", "closed"]
+# Why a conversation ended: an agent (or ops) closed it, or the customer was idle past CONVERSATION_IDLE_MINUTES.
+ConversationCloseReason = Literal["agent", "idle"]
+# Push channels (WeChat customer-service API, webhooks) track each outbound message; connection-bound ones don't.
+DeliveryState = Literal["pending", "sending", "delivered", "failed"]
 MessageDirection = Literal["in", "out"]
 MessageSender = Literal["customer", "bot", "agent", "system"]
 
@@ -46,6 +50,8 @@ ESCALATION_STATUSES: tuple[str, ...] = get_args(EscalationStatus)
 CHANNELS: tuple[str, ...] = get_args(Channel)
 CONVERSATION_OWNERS: tuple[str, ...] = get_args(ConversationOwner)
 CONVERSATION_STATUSES: tuple[str, ...] = get_args(ConversationStatus)
+CONVERSATION_CLOSE_REASONS: tuple[str, ...] = get_args(ConversationCloseReason)
+DELIVERY_STATES: tuple[str, ...] = get_args(DeliveryState)
 MESSAGE_DIRECTIONS: tuple[str, ...] = get_args(MessageDirection)
 MESSAGE_SENDERS: tuple[str, ...] = get_args(MessageSender)
 

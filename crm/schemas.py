@@ -11,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from crm.enums import (
     BusinessCode,
     Channel,
+    ConversationCloseReason,
     ConversationOwner,
     ConversationStatus,
+    DeliveryState,
     Gender,
     MessageDirection,
     MessageSender,
@@ -50,9 +52,24 @@ class ConversationOut(Dto):
     channel_user_id: str
     customer_id: int | None
     owner: ConversationOwner
+    assigned_agent_id: int | None = None
     status: ConversationStatus
     rasa_sender_id: str
     started_at: datetime
+    last_message_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: ConversationCloseReason | None = None
+
+
+class OwnerChangeOut(Dto):
+    id: int
+    conversation_id: int
+    from_owner: ConversationOwner
+    to_owner: ConversationOwner
+    agent_id: int | None
+    reason: str
+    actor: str
+    created_at: datetime
 
 
 class MessageOut(Dto):
@@ -64,7 +81,11 @@ class MessageOut(Dto):
     payload: dict[str, Any] | None
     client_message_id: str | None
     reply_to_id: int | None
+    agent_id: int | None = None
+    # The agent's display name, for the customer ("客服李娜").
+    agent_name: str | None = None
     created_at: datetime
+    delivery_state: DeliveryState | None = None
 
 
 class OutgoingMessage(Dto):

@@ -1,24 +1,43 @@
-"""The web chat widget's channel: JSON over HTTP, one request per customer message."""
+"""The web chat widget's channel: customer messages by HTTP POST, everything said to the customer by websocket.
+
+POST /api/widget/messages stores a message and returns the bot's immediate replies. GET /api/widget/ws is a
+websocket per browser: the first frame authenticates (`{"type": "hello", "user_id", "identity_token", "last_id"}`),
+the server answers with every message after `last_id` from the transcript (catch-up), then pushes each outbound
+message (bot, agent, system) as it is published by any API process. Frames carry message ids; the page drops
+ids it has already shown, so a reply that came in the POST response and on the socket is shown once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import re
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field, ValidationError
+from starlette.websockets import WebSocketState
 
 from api.channels.identity import WEB_USER_ID_RE, sign_web_user_id, verify_identity_token
 from api.deps import HubDep, SettingsDep
 from api.errors import CustomerFacingError
-from api.hub.conversation_hub import InboundMessage
+from api.hub.conversation_hub import ConversationHub, InboundMessage
 from api.texts import text
-from crm.schemas import MessageOut
+from crm.schemas import ConversationOut, MessageOut
+
+logger = logging.getLogger(__name__)
 
 CHANNEL = "web"
 ANONYMOUS_PREFIX = "anon:"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Websocket close codes (4000-4999 are the application's): the page stops reconnecting on these.
+WS_INVALID_HELLO = 4400
+WS_INVALID_IDENTITY = 4401
+HELLO_TIMEOUT_SECONDS = 10.0
 
 router = APIRouter(prefix="/api/widget", tags=["widget"])
 
@@ -35,9 +54,13 @@ class WidgetMessageView(BaseModel):
     id: int
     direction: str
     sender: str
+    # The serving agent's name ("李娜") on agent messages.
+    agent_name: str | None = None
     text: str
     buttons: list[dict[str, str]] = Field(default_factory=list)
     image: str | None = None
+    # The page's own retry key on the customer's messages: matches a pending message to its stored copy.
+    client_message_id: str | None = None
     created_at: datetime
 
     @classmethod
@@ -47,9 +70,11 @@ class WidgetMessageView(BaseModel):
             id=message.id,
             direction=message.direction,
             sender=message.sender,
+            agent_name=message.agent_name,
             text=message.text,
             buttons=payload.get("buttons", []),
             image=payload.get("image"),
+            client_message_id=message.client_message_id,
             created_at=message.created_at,
         )
 
@@ -64,6 +89,15 @@ class WidgetReplyOut(BaseModel):
 class WidgetHistoryOut(BaseModel):
     conversation_id: int | None
     messages: list[WidgetMessageView]
+
+
+class WidgetHello(BaseModel):
+    """The websocket's first frame from the page."""
+
+    type: str = Field(pattern="^hello$")
+    user_id: str = Field(pattern=WEB_USER_ID_RE.pattern)
+    identity_token: str | None = Field(default=None, max_length=256)
+    last_id: int = Field(default=0, ge=0, description="The highest message id the page has shown")
 
 
 class DevIdentityOut(BaseModel):
@@ -143,3 +177,96 @@ async def get_dev_identity(
     if settings.app_env != "development":
         raise HTTPException(status_code=404, detail="Not found")
     return DevIdentityOut(web_user_id=web_user_id, identity_token=sign_web_user_id(web_user_id, settings.widget_secret))
+
+
+class _Connection:
+    """One page's websocket: sends are serialised, and each message id goes out at most once."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+        self._lock = asyncio.Lock()
+        self._sent: set[int] = set()
+
+    async def start(self, catch_up: Callable[[], Awaitable[tuple[ConversationOut | None, list[MessageOut]]]]) -> None:
+        """Sends the hello frame and the catch-up before any pushed message (pushes wait for the lock)."""
+        async with self._lock:
+            conversation, missed = await catch_up()
+            hello = {"type": "hello", "conversation_id": conversation.id if conversation else None}
+            await self.websocket.send_text(json.dumps(hello))
+            await self._send(missed)
+
+    async def send_messages(self, messages: list[MessageOut]) -> None:
+        async with self._lock:
+            await self._send(messages)
+
+    async def _send(self, messages: list[MessageOut]) -> None:
+        for message in messages:
+            if message.id in self._sent or self.websocket.application_state != WebSocketState.CONNECTED:
+                continue
+            self._sent.add(message.id)
+            frame = {"type": "message", "message": WidgetMessageView.of(message).model_dump(mode="json")}
+            await self.websocket.send_text(json.dumps(frame, ensure_ascii=False))
+
+
+class WebChatDelivery:
+    """Connection-bound delivery: this process's open websockets, by channel user."""
+
+    def __init__(self) -> None:
+        self._connections: dict[str, set[_Connection]] = defaultdict(set)
+
+    def add(self, channel_user_id: str, connection: _Connection) -> None:
+        self._connections[channel_user_id].add(connection)
+
+    def remove(self, channel_user_id: str, connection: _Connection) -> None:
+        held = self._connections.get(channel_user_id)
+        if held is not None:
+            held.discard(connection)
+            if not held:
+                del self._connections[channel_user_id]
+
+    async def deliver(self, conversation: ConversationOut, message: MessageOut) -> None:
+        for connection in list(self._connections.get(conversation.channel_user_id, ())):
+            try:
+                await connection.send_messages([message])
+            except Exception:  # a socket that died mid-send; its endpoint cleans up
+                logger.info("websocket send failed for %s", conversation.channel_user_id, exc_info=True)
+
+
+@router.websocket("/ws")
+async def chat_socket(websocket: WebSocket) -> None:
+    """The page's live feed: catch-up from the transcript after `last_id`, then every outbound message."""
+    hub: ConversationHub = websocket.app.state.hub
+    settings = websocket.app.state.settings
+    await websocket.accept()
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_SECONDS)
+        hello = WidgetHello.model_validate_json(raw)
+        channel_user_id = channel_user_id_for(hello.user_id, hello.identity_token, settings.widget_secret)
+    except (asyncio.TimeoutError, ValidationError, WebSocketDisconnect) as exc:
+        if not isinstance(exc, WebSocketDisconnect):
+            await _refuse(websocket, WS_INVALID_HELLO, "invalid_request")
+        return
+    except CustomerFacingError as exc:
+        await _refuse(websocket, WS_INVALID_IDENTITY, exc.code)
+        return
+
+    delivery: WebChatDelivery = websocket.app.state.web_delivery
+    connection = _Connection(websocket)
+    # Registered before the catch-up read: a message published meanwhile is either in the read or pushed.
+    delivery.add(channel_user_id, connection)
+    try:
+        await connection.start(
+            lambda: hub.catch_up(channel=CHANNEL, channel_user_id=channel_user_id, after_id=hello.last_id)
+        )
+        while True:  # the page only pings; anything else is ignored
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        delivery.remove(channel_user_id, connection)
+
+
+async def _refuse(websocket: WebSocket, close_code: int, text_key: str) -> None:
+    frame = {"type": "error", "code": text_key, "message": text(text_key)}
+    await websocket.send_text(json.dumps(frame, ensure_ascii=False))
+    await websocket.close(close_code)

@@ -1,7 +1,14 @@
-"""Routes each customer message to its owner (bot or agent) and keeps the transcript.
+"""The conversation hub: inbound messages go to their owner, outbound messages go out through the broker.
 
-Every message is written once: the inbound row is keyed by (conversation, client_message_id), so a
-channel retry finds the stored replies instead of asking Rasa a second time.
+Inbound: accept → store once → route to the owner (bot: ask Rasa; queue or agent: stay silent, the console
+sees the message on the broker). The inbound row is keyed by (conversation, client_message_id), so a channel
+retry finds the stored replies instead of asking Rasa a second time.
+
+Outbound (`send`, and the bot's replies): store once in the transcript → publish on the broker → every API
+process hands the message to the channel's delivery (api.hub.delivery). The bot's immediate replies are also
+returned to the caller of `handle` (the widget's POST response, a WeChat passive reply).
+
+The hub reads a conversation's owner; only crm.services.conversation_ownership changes it.
 """
 
 from __future__ import annotations
@@ -11,19 +18,26 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.hub.broker import Broker, InProcessBroker, topics
+from api.hub.delivery import Deliveries, Delivery, PushPolicy, outbound_event
 from api.hub.rasa_client import BotReply, RasaClient, RasaUnavailableError
 from api.texts import text as hub_text
+from crm.enums import MessageSender
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
-from crm.services import conversations, customers
+from crm.services import conversation_ownership, conversations, customers
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRY_POLL_SECONDS = 0.2
+DEFAULT_IDLE = timedelta(minutes=30)
+# How often each process retries due push deliveries and closes idle conversations.
+SWEEP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,9 @@ class InboundMessage:
     client_message_id: str | None = None
     # A button's payload (e.g. "/request_human") goes to Rasa; `text` (the button title) goes to the transcript.
     rasa_payload: str | None = None
+    # True: the channel returns the bot's replies in its own response (widget POST, WeChat passive reply), so a
+    # push delivery must not send them again. False: the channel's push delivery sends them.
+    replies_in_response: bool = True
 
 
 @dataclass(frozen=True)
@@ -53,11 +70,53 @@ class ConversationHub:
         rasa: RasaClient,
         reply_wait_seconds: float,
         actions_alive: Callable[[], Awaitable[bool]],
+        broker: Broker | None = None,
+        idle_after: timedelta = DEFAULT_IDLE,
+        push_policy: PushPolicy | None = None,
+        sweep_seconds: float = SWEEP_SECONDS,
     ) -> None:
         self._session_factory = session_factory
         self._rasa = rasa
         self._reply_wait_seconds = reply_wait_seconds
         self._actions_alive = actions_alive
+        self.broker: Broker = broker or InProcessBroker()
+        self._idle_after = idle_after
+        self._sweep_seconds = sweep_seconds
+        self.deliveries = Deliveries(session_factory, self.broker, push_policy)
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connects the broker and starts this process's delivery loop and sweeper."""
+        await self.broker.start()
+        ready = asyncio.Event()
+        self.deliveries.spawn(self.deliveries.run(ready), name="hub-deliveries")
+        self.deliveries.spawn(self._sweep_forever(), name="hub-sweeper")
+        await asyncio.wait_for(ready.wait(), timeout=10.0)
+
+    async def stop(self) -> None:
+        await self.deliveries.stop()
+        await self.broker.close()
+
+    def register_delivery(self, channel: str, delivery: Delivery, *, push: bool = True) -> None:
+        """The channel's way to reach a customer: push (one process delivers each message, with retries) or,
+        with push=False, connection-bound (every process delivers to the connections it holds)."""
+        self.deliveries.register(channel, delivery, push=push)
+
+    async def sweep(self) -> None:
+        """One pass: close idle bot conversations, retry due push deliveries."""
+        closed = await self._in_session(conversation_ownership.close_idle_conversations, idle_for=self._idle_after)
+        if closed:
+            logger.info("closed %d idle conversations", len(closed))
+        await self.deliveries.sweep()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            try:
+                await self.sweep()
+            except Exception:
+                logger.exception("hub sweep failed")
 
     async def _in_session(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         def work() -> T:
@@ -66,26 +125,37 @@ class ConversationHub:
 
         return await asyncio.to_thread(work)
 
+    # --- inbound ---------------------------------------------------------------------------------------------
+
     async def handle(self, inbound: InboundMessage) -> HubResult:
-        """Stores the message, gets the replies from its owner, stores them, returns them."""
-        customer, conversation, message, created = await self._in_session(_accept_inbound, inbound=inbound)
+        """Stores the message, routes it to its owner; returns the bot's immediate replies (none for queue/agent)."""
+        customer, conversation, message, created = await self._in_session(
+            _accept_inbound, inbound=inbound, idle_for=self._idle_after
+        )
         if not created:
             replies = await self._wait_for_replies(message.id)
             return HubResult(conversation, message, replies, duplicate=True)
+        await self._publish_inbound(conversation, message)
 
-        if conversation.owner == "agent":
-            # The agent console delivers this message; the bot stays silent while an agent owns the conversation.
+        if conversation.owner != "bot":
+            # The queue or the agent console answers; the bot stays silent meanwhile.
             return HubResult(conversation, message, [], duplicate=False)
 
         bot_replies, sender = await self._ask_rasa(conversation, message, customer, inbound)
-        replies = await self._in_session(
-            conversations.record_outbound_messages,
-            conversation_id=conversation.id,
-            reply_to_id=message.id,
+        replies = await self._store_and_publish(
+            conversation.id,
             sender=sender,
             messages=[OutgoingMessage(text=reply.text, payload=reply.payload()) for reply in bot_replies],
+            reply_to_id=message.id,
+            push=not inbound.replies_in_response,
         )
         return HubResult(conversation, message, replies, duplicate=False)
+
+    async def _publish_inbound(self, conversation: ConversationOut, message: MessageOut) -> None:
+        event = outbound_event(conversation, [message]) | {"type": "inbound"}
+        await self.broker.publish(topics.conversation(conversation.id), event)
+        if conversation.owner != "bot":
+            await self.broker.publish(topics.CONSOLE, event)
 
     async def _ask_rasa(
         self,
@@ -93,7 +163,7 @@ class ConversationHub:
         message: MessageOut,
         customer: CustomerOut | None,
         inbound: InboundMessage,
-    ) -> tuple[list[BotReply], str]:
+    ) -> tuple[list[BotReply], MessageSender]:
         metadata = {
             "channel": conversation.channel,
             "conversation_id": conversation.id,
@@ -128,14 +198,72 @@ class ConversationHub:
                 return replies
             await asyncio.sleep(RETRY_POLL_SECONDS)
 
+    # --- outbound --------------------------------------------------------------------------------------------
+
+    async def send(
+        self,
+        conversation_id: int,
+        *,
+        sender: MessageSender,
+        messages: list[OutgoingMessage],
+        agent_id: int | None = None,
+        reply_to_id: int | None = None,
+    ) -> list[MessageOut]:
+        """The one way to say something to a customer (agent reply, queue notice, CSAT question...):
+        stored once, published, delivered by the conversation's channel. Returns the stored messages."""
+        if sender == "customer":
+            raise ValueError("customers' messages come in through handle()")
+        if (sender == "agent") != (agent_id is not None):
+            raise ValueError("agent_id is required exactly for agent messages")
+        return await self._store_and_publish(
+            conversation_id, sender=sender, messages=messages, reply_to_id=reply_to_id, agent_id=agent_id, push=True
+        )
+
+    async def _store_and_publish(
+        self,
+        conversation_id: int,
+        *,
+        sender: MessageSender,
+        messages: list[OutgoingMessage],
+        reply_to_id: int | None,
+        push: bool,
+        agent_id: int | None = None,
+    ) -> list[MessageOut]:
+        conversation, stored = await self._in_session(
+            _store_outbound,
+            conversation_id=conversation_id,
+            sender=sender,
+            messages=messages,
+            reply_to_id=reply_to_id,
+            agent_id=agent_id,
+            push_channels=frozenset(self.deliveries.push_channels) if push else frozenset(),
+        )
+        if stored:
+            event = outbound_event(conversation, stored)
+            await self.broker.publish(topics.OUTBOUND, event)
+            await self.broker.publish(topics.conversation(conversation.id), event)
+            if conversation.owner != "bot":
+                await self.broker.publish(topics.CONSOLE, event)
+        return stored
+
+    # --- reading ---------------------------------------------------------------------------------------------
+
     async def transcript(
         self, *, channel: str, channel_user_id: str
     ) -> tuple[ConversationOut | None, list[MessageOut]]:
         return await self._in_session(_open_transcript, channel=channel, channel_user_id=channel_user_id)
 
+    async def catch_up(
+        self, *, channel: str, channel_user_id: str, after_id: int
+    ) -> tuple[ConversationOut | None, list[MessageOut]]:
+        """What a reconnecting client missed after message `after_id` (0: the open conversation's transcript)."""
+        return await self._in_session(
+            conversations.catch_up, channel=channel, channel_user_id=channel_user_id, after_id=after_id
+        )
+
 
 def _accept_inbound(
-    session: Session, *, inbound: InboundMessage
+    session: Session, *, inbound: InboundMessage, idle_for: timedelta
 ) -> tuple[CustomerOut | None, ConversationOut, MessageOut, bool]:
     customer = customers.find_customer_by_channel_identity(
         session, channel=inbound.channel, channel_user_id=inbound.channel_user_id
@@ -145,6 +273,7 @@ def _accept_inbound(
         channel=inbound.channel,
         channel_user_id=inbound.channel_user_id,
         customer_id=customer.id if customer else None,
+        idle_for=idle_for,
     )
     message, created = conversations.record_inbound_message(
         session,
@@ -153,6 +282,29 @@ def _accept_inbound(
         client_message_id=inbound.client_message_id,
     )
     return customer, conversation, message, created
+
+
+def _store_outbound(
+    session: Session,
+    *,
+    conversation_id: int,
+    sender: str,
+    messages: list[OutgoingMessage],
+    reply_to_id: int | None,
+    agent_id: int | None,
+    push_channels: frozenset[str],
+) -> tuple[ConversationOut, list[MessageOut]]:
+    conversation = conversations.get_conversation(session, conversation_id=conversation_id)
+    stored = conversations.record_outbound_messages(
+        session,
+        conversation_id=conversation_id,
+        reply_to_id=reply_to_id,
+        sender=sender,
+        messages=messages,
+        agent_id=agent_id,
+        push_delivery=conversation.channel in push_channels,
+    )
+    return conversation, stored
 
 
 def _open_transcript(

@@ -1,4 +1,7 @@
-// Web chat page: talks to the hub's widget channel (/api/widget/*). No framework, no build step.
+// Web chat page: posts customer messages to /api/widget/messages and receives everything said to the customer
+// (bot, agent, system) on the /api/widget/ws websocket. No framework, no build step.
+// Every message is shown once: by message id, and by client_message_id for the customer's own pending messages.
+// Text is always set with textContent, never parsed as HTML.
 (() => {
   "use strict";
   const $messages = document.getElementById("messages");
@@ -6,6 +9,13 @@
   const $input = document.getElementById("input");
   const $send = document.getElementById("send");
   const $identity = document.getElementById("identity");
+  const $status = document.getElementById("status");
+
+  const BOT_NAME = "小悦";
+  const RECONNECT_MIN_MS = 1000;
+  const RECONNECT_MAX_MS = 30000;
+  const PING_MS = 25000;
+  const FINAL_CLOSE_CODES = new Set([4400, 4401]); // bad hello, invalid identity: reconnecting cannot help
 
   const browserId = (() => {
     let id = localStorage.getItem("cs.browserId");
@@ -16,17 +26,34 @@
     return id;
   })();
   let identityToken = null;
+  let lastId = 0; // highest message id shown: the websocket's catch-up starts after it
+  const shown = new Map(); // message id -> <li>
+  const pending = new Map(); // client_message_id -> <li> of a message not yet acknowledged
 
   function newMessageId() {
     return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2);
   }
 
-  function render(message) {
+  function senderLabel(message) {
+    if (message.direction === "in") return null;
+    if (message.sender === "agent") return "客服" + (message.agent_name ? " " + message.agent_name : "");
+    if (message.sender === "system") return "系统消息";
+    return BOT_NAME;
+  }
+
+  function build(message) {
     const li = document.createElement("li");
     const kind = message.direction === "in" ? "in" : message.sender === "system" ? "system" : "out";
     li.className = "msg msg--" + kind;
     li.dataset.sender = message.sender;
-    li.textContent = message.text;
+    const label = senderLabel(message);
+    if (label && message.sender !== "system") {
+      const name = document.createElement("div");
+      name.className = "msg__sender";
+      name.textContent = label;
+      li.appendChild(name);
+    }
+    li.appendChild(document.createTextNode(message.text));
     if (message.image) {
       const img = document.createElement("img");
       img.src = message.image;
@@ -49,8 +76,42 @@
       }
       li.appendChild(row);
     }
-    $messages.appendChild(li);
+    return li;
+  }
+
+  function scrollDown() {
     $messages.scrollTop = $messages.scrollHeight;
+  }
+
+  function markShown(li, id) {
+    li.dataset.id = String(id);
+    shown.set(id, li);
+    if (id > lastId) lastId = id;
+  }
+
+  // Shows a stored message (it has an id) once, in id order.
+  function show(message) {
+    if (!message.id || shown.has(message.id)) return shown.get(message.id) || null;
+    const mine = message.client_message_id && pending.get(message.client_message_id);
+    if (mine) {
+      pending.delete(message.client_message_id);
+      mine.classList.remove("msg--pending");
+      markShown(mine, message.id);
+      return mine;
+    }
+    const li = build(message);
+    markShown(li, message.id);
+    const later = [...$messages.querySelectorAll("li[data-id]")].find((x) => Number(x.dataset.id) > message.id);
+    $messages.insertBefore(li, later || $messages.querySelector("li.typing"));
+    scrollDown();
+    return li;
+  }
+
+  // Shows something that is not (yet) in the transcript: a pending message, a local notice.
+  function showLocal(message) {
+    const li = build(message);
+    $messages.insertBefore(li, $messages.querySelector("li.typing"));
+    scrollDown();
     return li;
   }
 
@@ -81,11 +142,13 @@
   async function send(text, payload) {
     text = text.trim();
     if (!text && !payload) return;
-    const mine = render({ direction: "in", sender: "customer", text });
+    const clientMessageId = newMessageId();
+    const mine = showLocal({ direction: "in", sender: "customer", text });
     mine.classList.add("msg--pending");
+    pending.set(clientMessageId, mine);
     const typing = document.createElement("li");
     typing.className = "typing";
-    typing.textContent = "小悦正在输入…";
+    typing.textContent = BOT_NAME + "正在输入…";
     $messages.appendChild(typing);
     $send.disabled = true;
     try {
@@ -93,13 +156,19 @@
         user_id: browserId,
         text,
         payload: payload || null,
-        client_message_id: newMessageId(),
+        client_message_id: clientMessageId,
         identity_token: identityToken,
       });
+      if (data.message_id) show({ id: data.message_id, client_message_id: clientMessageId });
+      pending.delete(clientMessageId);
       mine.classList.remove("msg--pending");
-      for (const reply of data.replies) render(reply);
+      for (const reply of data.replies) {
+        if (reply.id) show(reply);
+        else showLocal(reply); // a prompt that is not stored (e.g. the empty-message hint)
+      }
     } catch (error) {
-      render({ direction: "out", sender: "system", text: error.message || "网络异常，请稍后再试" });
+      pending.delete(clientMessageId);
+      showLocal({ direction: "out", sender: "system", text: error.message || "网络异常，请稍后再试" });
     } finally {
       typing.remove();
       $send.disabled = false;
@@ -107,18 +176,81 @@
     }
   }
 
+  // --- the live feed -------------------------------------------------------------------------------------
+  let socket = null;
+  let generation = 0; // bumps when the identity changes: callbacks of an old socket do nothing
+  let reconnectDelay = RECONNECT_MIN_MS;
+  let pingTimer = null;
+
+  function setStatus(text) {
+    if ($status) $status.textContent = text;
+  }
+
+  function connect() {
+    const mine = ++generation;
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/widget/ws";
+    const ws = new WebSocket(url);
+    socket = ws;
+    ws.addEventListener("open", () => {
+      if (mine !== generation) return ws.close();
+      // The identity goes in the first frame, not in the URL (URLs end up in logs).
+      ws.send(JSON.stringify({ type: "hello", user_id: browserId, identity_token: identityToken, last_id: lastId }));
+      pingTimer = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), PING_MS);
+    });
+    ws.addEventListener("message", (event) => {
+      if (mine !== generation) return;
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (frame.type === "hello") {
+        reconnectDelay = RECONNECT_MIN_MS;
+        setStatus("");
+        document.body.dataset.live = "1";
+      } else if (frame.type === "message") {
+        show(frame.message);
+      } else if (frame.type === "error") {
+        setStatus(frame.message || "");
+      }
+    });
+    ws.addEventListener("close", (event) => {
+      clearInterval(pingTimer);
+      if (mine !== generation) return;
+      delete document.body.dataset.live;
+      if (FINAL_CLOSE_CODES.has(event.code)) return;
+      setStatus("连接中断，正在重新连接…");
+      const delay = reconnectDelay * (0.75 + Math.random() / 2);
+      reconnectDelay = Math.min(reconnectDelay * 2, RECONNECT_MAX_MS);
+      setTimeout(() => mine === generation && connect(), delay);
+    });
+  }
+
+  function disconnect() {
+    generation++;
+    clearInterval(pingTimer);
+    if (socket) socket.close();
+    socket = null;
+  }
+
   async function loadHistory() {
     $messages.innerHTML = "";
+    shown.clear();
+    pending.clear();
+    lastId = 0;
     const params = new URLSearchParams({ user_id: browserId });
     if (identityToken) params.set("identity_token", identityToken);
     const response = await fetch("/api/widget/history?" + params);
-    if (!response.ok) return;
-    const data = await response.json();
-    for (const message of data.messages) render(message);
-    if (!data.messages.length) render({ direction: "out", sender: "bot", text: "您好，我是智能助手小悦，请问有什么可以帮您？" });
+    if (response.ok) {
+      const data = await response.json();
+      for (const message of data.messages) show(message);
+    }
+    if (!shown.size) showLocal({ direction: "out", sender: "bot", text: "您好，我是智能助手小悦，请问有什么可以帮您？" });
   }
 
   async function chooseIdentity(webUserId) {
+    disconnect();
     identityToken = null;
     if (webUserId) {
       // Development only: the hub signs the demo identity the way the embedding site would.
@@ -126,6 +258,8 @@
       if (response.ok) identityToken = (await response.json()).identity_token;
     }
     await loadHistory();
+    reconnectDelay = RECONNECT_MIN_MS;
+    connect();
   }
 
   $form.addEventListener("submit", (event) => {

@@ -2,7 +2,7 @@
 
 from crm.models.base import Base, TimestampMixin
 from crm.models.bookings import Booking
-from crm.models.conversations import Conversation, Message
+from crm.models.conversations import Conversation, ConversationOwnerChange, Message
 from crm.models.customers import Customer, TierServiceLevel
 from crm.models.orders import Order, OrderEvent, OrderItem
 from crm.models.sequences import NumberSequence
@@ -16,6 +16,7 @@ __all__ = [
     "Business",
     "Complaint",
     "Conversation",
+    "ConversationOwnerChange",
     "CsatResponse",
     "Customer",
     "Escalation",

@@ -1,5 +1,8 @@
 """Conversations and the transcript, as used by the API hub.
 
+A conversation ends when an agent closes it or the customer is idle past the hub's idle time (see
+crm.services.conversation_ownership); the next message then opens a new one with a fresh Rasa sender id.
+
 Every write bumps `conversation.last_message_at`. Inserts that may race with a concurrent duplicate
 (another worker handling the same user or a channel retry) run inside a SAVEPOINT: on IntegrityError only
 the savepoint is rolled back and the winner's row is read and returned.
@@ -8,6 +11,7 @@ the savepoint is rolled back and the winner's row is read and returned.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,16 +21,21 @@ from crm.errors import NotFoundError
 from crm.models import Conversation, Message
 from crm.repositories import ConversationRepository, MessageRepository
 from crm.schemas import ConversationOut, MessageOut, OutgoingMessage
+from crm.services.conversation_ownership import close_conversation, is_idle
 from crm.services.customers import find_customer_by_channel_identity, get_customer
 from crm.types import utcnow
 
 __all__ = [
+    "catch_up",
     "find_customer_by_channel_identity",
     "find_open_conversation",
+    "get_conversation",
     "get_customer",
     "get_or_open_conversation",
+    "list_messages_after",
     "list_replies",
     "list_transcript",
+    "load_message",
     "record_inbound_message",
     "record_outbound_messages",
 ]
@@ -53,13 +62,28 @@ def find_open_conversation(session: Session, *, channel: str, channel_user_id: s
 
 
 def get_or_open_conversation(
-    session: Session, *, channel: str, channel_user_id: str, customer_id: int | None
+    session: Session,
+    *,
+    channel: str,
+    channel_user_id: str,
+    customer_id: int | None,
+    idle_for: timedelta | None = None,
 ) -> ConversationOut:
-    """The user's open conversation, or a new one; links `customer_id` if the open one has no customer yet."""
+    """The user's open conversation, or a new one; links `customer_id` if the open one has no customer yet.
+
+    With `idle_for`, an open bot-owned conversation idle that long is closed first (reason "idle").
+    """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     repository = ConversationRepository(session)
     conversation = repository.find_open(channel, channel_user_id)
+    if (
+        conversation is not None
+        and idle_for is not None
+        and is_idle(ConversationOut.model_validate(conversation), idle_for=idle_for)
+    ):
+        close_conversation(session, conversation_id=conversation.id, reason="idle", actor="system")
+        conversation = None
     if conversation is None:
         candidate = Conversation(
             channel=channel,
@@ -127,8 +151,12 @@ def record_outbound_messages(
     sender: str,
     messages: list[OutgoingMessage],
     agent_id: int | None = None,
+    push_delivery: bool = False,
 ) -> list[MessageOut]:
-    """Store replies (bot, agent or system) in order; `reply_to_id` is the inbound message they answer."""
+    """Store replies (bot, agent or system) in order; `reply_to_id` is the inbound message they answer.
+
+    `push_delivery` marks them pending for a push channel's deliverer (crm.services.message_delivery).
+    """
     if sender not in OUTBOUND_SENDERS:
         raise ValueError(f"outbound sender must be one of {sorted(OUTBOUND_SENDERS)}, got {sender!r}")
     conversation = _require_conversation(session, conversation_id)
@@ -138,6 +166,7 @@ def record_outbound_messages(
         if inbound is None or inbound.conversation_id != conversation_id:
             raise NotFoundError(f"message {reply_to_id} is not part of conversation {conversation_id}")
     stored: list[Message] = []
+    now = utcnow()
     for outgoing in messages:
         stored.append(
             repository.add(
@@ -150,12 +179,16 @@ def record_outbound_messages(
                     reply_to_id=reply_to_id,
                     agent_id=agent_id,
                     created_at=utcnow(),
+                    delivery_state="pending" if push_delivery else None,
+                    next_attempt_at=now if push_delivery else None,
                 )
             )
         )
     if stored:
         conversation.last_message_at = stored[-1].created_at
         session.flush()
+        for message in stored:  # load the agent's name for MessageOut.agent_name
+            session.refresh(message)
     return [MessageOut.model_validate(message) for message in stored]
 
 
@@ -171,3 +204,38 @@ def list_transcript(session: Session, *, conversation_id: int, limit: int = 200)
     return [
         MessageOut.model_validate(message) for message in MessageRepository(session).list_latest(conversation_id, limit)
     ]
+
+
+def list_messages_after(session: Session, *, conversation_id: int, after_id: int, limit: int = 200) -> list[MessageOut]:
+    """Messages of the conversation after message `after_id` (0: from the start), oldest first."""
+    return [
+        MessageOut.model_validate(message)
+        for message in MessageRepository(session).list_after(conversation_id, after_id, limit)
+    ]
+
+
+def load_message(session: Session, *, message_id: int) -> tuple[ConversationOut, MessageOut] | None:
+    """A message with its conversation, or None."""
+    message = MessageRepository(session).get(message_id)
+    if message is None:
+        return None
+    conversation = _require_conversation(session, message.conversation_id)
+    return ConversationOut.model_validate(conversation), MessageOut.model_validate(message)
+
+
+def get_conversation(session: Session, *, conversation_id: int) -> ConversationOut:
+    return ConversationOut.model_validate(_require_conversation(session, conversation_id))
+
+
+def catch_up(
+    session: Session, *, channel: str, channel_user_id: str, after_id: int, limit: int = 200
+) -> tuple[ConversationOut | None, list[MessageOut]]:
+    """What a (re)connecting client has not seen: with `after_id` 0 the open conversation's transcript, otherwise
+    every message of this user's conversations after `after_id` (also those of a conversation closed meanwhile)."""
+    open_conversation = find_open_conversation(session, channel=channel, channel_user_id=channel_user_id)
+    if after_id <= 0:
+        if open_conversation is None:
+            return None, []
+        return open_conversation, list_transcript(session, conversation_id=open_conversation.id, limit=limit)
+    messages = MessageRepository(session).list_after_for_user(channel, channel_user_id, after_id, limit)
+    return open_conversation, [MessageOut.model_validate(message) for message in messages]

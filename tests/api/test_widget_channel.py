@@ -9,13 +9,17 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
 
 from api.channels.identity import sign_web_user_id
 from api.main import create_app
 from core.settings import Settings
-from crm.models import Conversation, Customer, Message
+from crm.models import Agent, Conversation, Customer, Message
+from crm.schemas import MessageOut, OutgoingMessage
+from crm.services import conversation_ownership
 
 SECRET = "test-secret"
 
@@ -178,7 +182,10 @@ def test_conversation_owned_by_an_agent_is_not_sent_to_rasa(
 ) -> None:
     first = post(client, text="转人工").json()
     with seeded_sessionmaker.begin() as session:
-        session.execute(update(Conversation).where(Conversation.id == first["conversation_id"]).values(owner="agent"))
+        lina = session.scalars(select(Agent.id).where(Agent.name == "李娜")).one()
+        conversation_ownership.change_owner(
+            session, conversation_id=first["conversation_id"], to_owner="agent", agent_id=lina, reason="t", actor="t"
+        )
     second = post(client, text="你好，有人吗").json()
     assert second["replies"] == []
     assert len(fake_rasa.requests) == 1
@@ -252,3 +259,130 @@ def test_dev_identity_is_not_served_outside_development(seeded_sessionmaker: ses
 def test_default_secret_is_refused_outside_development() -> None:
     with pytest.raises(ValueError, match="WIDGET_SECRET"):
         Settings(app_env="production", widget_secret="changethis")
+
+
+# --- the websocket ---------------------------------------------------------------------------------------------
+
+
+def hello(socket: WebSocketTestSession, user_id: str = "browser-1", last_id: int = 0, **extra: object) -> dict:
+    socket.send_text(json.dumps({"type": "hello", "user_id": user_id, "last_id": last_id, **extra}))
+    return socket.receive_json()
+
+
+def receive_messages(socket: WebSocketTestSession, count: int) -> list[dict]:
+    frames = [socket.receive_json() for _ in range(count)]
+    assert all(frame["type"] == "message" for frame in frames), frames
+    return [frame["message"] for frame in frames]
+
+
+def agent_says(client: TestClient, conversation_id: int, text: str) -> list[MessageOut]:
+    """An agent's reply through the hub's one outbound entry point (as the agent console will send it)."""
+    hub = client.app.state.hub  # type: ignore[attr-defined]
+
+    async def send() -> list[MessageOut]:
+        factory = client.app.state.session_factory  # type: ignore[attr-defined]
+        with factory() as session:
+            lina = session.scalars(select(Agent.id).where(Agent.name == "李娜")).one()
+        return await hub.send(conversation_id, sender="agent", agent_id=lina, messages=[OutgoingMessage(text=text)])
+
+    assert client.portal is not None
+    return client.portal.call(send)
+
+
+def test_the_socket_catches_up_from_the_transcript_then_pushes_what_is_said(client: TestClient) -> None:
+    first = post(client, text="你好", client_message_id="c-1").json()
+    with client.websocket_connect("/api/widget/ws") as socket:
+        assert hello(socket) == {"type": "hello", "conversation_id": first["conversation_id"]}
+        caught_up = receive_messages(socket, 2)
+        assert [(m["sender"], m["text"]) for m in caught_up] == [("customer", "你好"), ("bot", "您好，我是小悦")]
+        assert caught_up[0]["client_message_id"] == "c-1"
+
+        sent = agent_says(client, first["conversation_id"], "您好，我是客服李娜，请问有什么可以帮您？")
+        pushed = receive_messages(socket, 1)[0]
+        assert (pushed["id"], pushed["sender"], pushed["agent_name"]) == (sent[0].id, "agent", "李娜")
+
+        second = post(client, text="我想查订单").json()  # the bot's reply: in the response and on the socket
+        assert [m["id"] for m in receive_messages(socket, 1)] == [r["id"] for r in second["replies"]]
+
+
+def test_a_reconnect_with_the_last_seen_id_loses_nothing_and_repeats_nothing(client: TestClient) -> None:
+    conversation_id = post(client, text="你好").json()["conversation_id"]
+    with client.websocket_connect("/api/widget/ws") as socket:
+        hello(socket)
+        seen = receive_messages(socket, 2)
+    last_id = seen[-1]["id"]
+
+    # Said while the page was away: a reply to a message from another tab, and two agent messages.
+    missed_reply = post(client, text="在吗").json()
+    agent_says(client, conversation_id, "稍等，我帮您查一下")
+    agent_says(client, conversation_id, "查到了")
+
+    with client.websocket_connect("/api/widget/ws") as socket:
+        hello(socket, last_id=last_id)
+        caught_up = receive_messages(socket, 4)
+        assert [m["text"] for m in caught_up] == [
+            "在吗",
+            missed_reply["replies"][0]["text"],
+            "稍等，我帮您查一下",
+            "查到了",
+        ]
+        live = agent_says(client, conversation_id, "还有别的问题吗？")
+        assert [m["id"] for m in receive_messages(socket, 1)] == [live[0].id]
+
+    ids = [m["id"] for m in seen + caught_up] + [live[0].id]
+    assert len(ids) == len(set(ids)) and ids == sorted(ids)
+    history = client.get("/api/widget/history", params={"user_id": "browser-1"}).json()["messages"]
+    assert [m["id"] for m in history] == ids
+
+
+def test_a_socket_follows_the_customer_into_a_new_conversation(
+    client: TestClient, seeded_sessionmaker: sessionmaker[Session]
+) -> None:
+    first = post(client, text="你好").json()
+    with client.websocket_connect("/api/widget/ws") as socket:
+        hello(socket)
+        receive_messages(socket, 2)
+        with seeded_sessionmaker.begin() as session:
+            conversation_ownership.close_conversation(
+                session, conversation_id=first["conversation_id"], reason="agent", actor="test"
+            )
+        second = post(client, text="我又来了").json()
+        assert second["conversation_id"] != first["conversation_id"]
+        assert [m["id"] for m in receive_messages(socket, 1)] == [second["replies"][0]["id"]]
+
+
+def test_another_customer_never_receives_the_message(client: TestClient) -> None:
+    mine = post(client, text="你好").json()
+    with client.websocket_connect("/api/widget/ws") as other:
+        assert hello(other, user_id="browser-2") == {"type": "hello", "conversation_id": None}
+        agent_says(client, mine["conversation_id"], "只给 browser-1 的消息")
+        post(client, user_id="browser-2", text="我是2号")  # browser-2's own reply arrives; browser-1's never
+        received = receive_messages(other, 1)
+        assert [m["text"] for m in received] == ["您好，我是小悦"]
+
+
+def test_an_identified_socket_needs_a_valid_token(client: TestClient) -> None:
+    token = sign_web_user_id("demo-gold", SECRET)
+    post(client, text="你好", identity_token=token)
+    with client.websocket_connect("/api/widget/ws") as socket:
+        frame = hello(socket, identity_token=token)
+        assert frame["type"] == "hello" and frame["conversation_id"] is not None
+    with client.websocket_connect("/api/widget/ws") as socket:
+        frame = hello(socket, identity_token=sign_web_user_id("demo-gold", "forged"))
+        assert frame["type"] == "error" and frame["code"] == "invalid_identity" and "登录" in frame["message"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+        assert closed.value.code == 4401
+
+
+@pytest.mark.parametrize(
+    "frame", ['{"type": "hello"}', "not json", '{"type": "hello", "user_id": "bad id", "last_id": 0}']
+)
+def test_a_malformed_first_frame_is_refused_in_chinese(client: TestClient, frame: str) -> None:
+    with client.websocket_connect("/api/widget/ws") as socket:
+        socket.send_text(frame)
+        error = socket.receive_json()
+        assert error["code"] == "invalid_request" and "格式" in error["message"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+        assert closed.value.code == 4400
