@@ -246,6 +246,13 @@ class ConversationHub:
                 await self.broker.publish(topics.CONSOLE, event)
         return stored
 
+    async def announce(self, conversation: ConversationOut, change: str) -> None:
+        """Tells the consoles that a conversation changed (owner, status) after a crm service changed it,
+        e.g. `announce(conversation, "owner")` after conversation_ownership.change_owner()."""
+        event = {"type": change, "conversation": conversation.model_dump(mode="json"), "messages": []}
+        await self.broker.publish(topics.CONSOLE, event)
+        await self.broker.publish(topics.conversation(conversation.id), event)
+
     # --- reading ---------------------------------------------------------------------------------------------
 
     async def transcript(
