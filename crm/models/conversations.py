@@ -91,7 +91,8 @@ class Message(Base):
     delivered_at: Mapped[datetime | None]
     delivery_error: Mapped[str | None] = mapped_column(Text)
 
-    agent: Mapped[Agent | None] = relationship(lazy="joined")
+    # Loaded on first use (agent messages only; an Agent is then in the session's identity map).
+    agent: Mapped[Agent | None] = relationship()
 
     @property
     def agent_name(self) -> str | None:
