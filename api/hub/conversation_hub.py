@@ -210,7 +210,11 @@ class ConversationHub:
         reply_to_id: int | None = None,
     ) -> list[MessageOut]:
         """The one way to say something to a customer (agent reply, queue notice, CSAT question...):
-        stored once, published, delivered by the conversation's channel. Returns the stored messages."""
+        stored once, published, delivered by the conversation's channel. Returns the stored messages.
+
+        A closed conversation still takes messages (e.g. a closing notice right after an agent closed it); they
+        land in its transcript and reach the customer like any other. Unknown ids raise crm NotFoundError.
+        """
         if sender == "customer":
             raise ValueError("customers' messages come in through handle()")
         if (sender == "agent") != (agent_id is not None):
