@@ -195,7 +195,9 @@
       if (mine !== generation) return ws.close();
       // The identity goes in the first frame, not in the URL (URLs end up in logs).
       ws.send(JSON.stringify({ type: "hello", user_id: browserId, identity_token: identityToken, last_id: lastId }));
-      pingTimer = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), PING_MS);
+      // The ping carries the highest id shown: the server sends anything the live feed missed.
+      const ping = () => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: "ping", last_id: lastId }));
+      pingTimer = setInterval(ping, PING_MS);
     });
     ws.addEventListener("message", (event) => {
       if (mine !== generation) return;
