@@ -36,8 +36,9 @@ T = TypeVar("T")
 
 RETRY_POLL_SECONDS = 0.2
 DEFAULT_IDLE = timedelta(minutes=30)
-# How often each process retries due push deliveries and closes idle conversations.
+# How often each process retries due push deliveries; idle conversations are closed every IDLE_SWEEPS-th pass.
 SWEEP_SECONDS = 5.0
+IDLE_SWEEPS = 12
 
 
 @dataclass(frozen=True)
@@ -103,18 +104,21 @@ class ConversationHub:
         with push=False, connection-bound (every process delivers to the connections it holds)."""
         self.deliveries.register(channel, delivery, push=push)
 
-    async def sweep(self) -> None:
+    async def sweep(self, *, close_idle: bool = True) -> None:
         """One pass: close idle bot conversations, retry due push deliveries."""
-        closed = await self._in_session(conversation_ownership.close_idle_conversations, idle_for=self._idle_after)
-        if closed:
-            logger.info("closed %d idle conversations", len(closed))
+        if close_idle:
+            closed = await self._in_session(conversation_ownership.close_idle_conversations, idle_for=self._idle_after)
+            if closed:
+                logger.info("closed %d idle conversations", len(closed))
         await self.deliveries.sweep()
 
     async def _sweep_forever(self) -> None:
+        passes = 0
         while True:
             await asyncio.sleep(self._sweep_seconds)
+            passes += 1
             try:
-                await self.sweep()
+                await self.sweep(close_idle=passes % IDLE_SWEEPS == 0)
             except Exception:
                 logger.exception("hub sweep failed")
 

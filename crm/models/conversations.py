@@ -43,6 +43,8 @@ class Conversation(Base):
             postgresql_where=_OPEN,
         ),
         Index("ix_conversation_channel_channel_user_id", "channel", "channel_user_id"),
+        # The idle sweeper's look-up: open conversations by last activity.
+        Index("ix_conversation_open_last_message_at", "last_message_at", sqlite_where=_OPEN, postgresql_where=_OPEN),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
