@@ -10,6 +10,7 @@ ids it has already shown, so a reply that came in the POST response and on the s
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -195,6 +196,10 @@ class _Connection:
             await self.websocket.send_text(json.dumps(hello))
             await self._send(missed)
 
+    async def catch_up(self, read: Callable[[], Awaitable[tuple[ConversationOut | None, list[MessageOut]]]]) -> None:
+        _, missed = await read()
+        await self.send_messages(missed)
+
     async def send_messages(self, messages: list[MessageOut]) -> None:
         async with self._lock:
             await self._send(messages)
@@ -258,12 +263,30 @@ async def chat_socket(websocket: WebSocket) -> None:
         await connection.start(
             lambda: hub.catch_up(channel=CHANNEL, channel_user_id=channel_user_id, after_id=hello.last_id)
         )
-        while True:  # the page only pings; anything else is ignored
-            await websocket.receive_text()
+        while True:
+            # The page pings with the highest id it shows; anything said since that the socket did not carry (an
+            # event lost while Redis reconnected) is sent now. Other frames are ignored.
+            ping = _parse_ping(await websocket.receive_text())
+            if ping is not None:
+                await connection.catch_up(
+                    functools.partial(hub.catch_up, channel=CHANNEL, channel_user_id=channel_user_id, after_id=ping)
+                )
     except WebSocketDisconnect:
         pass
     finally:
         delivery.remove(channel_user_id, connection)
+
+
+def _parse_ping(raw: str) -> int | None:
+    """The last-seen id of a `{"type": "ping", "last_id": N}` frame, or None."""
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(frame, dict) or frame.get("type") != "ping":
+        return None
+    last_id = frame.get("last_id")
+    return last_id if isinstance(last_id, int) and not isinstance(last_id, bool) and last_id > 0 else None
 
 
 async def _refuse(websocket: WebSocket, close_code: int, text_key: str) -> None:

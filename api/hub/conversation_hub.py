@@ -36,8 +36,9 @@ T = TypeVar("T")
 
 RETRY_POLL_SECONDS = 0.2
 DEFAULT_IDLE = timedelta(minutes=30)
-# How often each process retries due push deliveries and closes idle conversations.
+# How often each process retries due push deliveries; idle conversations are closed every IDLE_SWEEPS-th pass.
 SWEEP_SECONDS = 5.0
+IDLE_SWEEPS = 12
 
 
 @dataclass(frozen=True)
@@ -103,18 +104,21 @@ class ConversationHub:
         with push=False, connection-bound (every process delivers to the connections it holds)."""
         self.deliveries.register(channel, delivery, push=push)
 
-    async def sweep(self) -> None:
+    async def sweep(self, *, close_idle: bool = True) -> None:
         """One pass: close idle bot conversations, retry due push deliveries."""
-        closed = await self._in_session(conversation_ownership.close_idle_conversations, idle_for=self._idle_after)
-        if closed:
-            logger.info("closed %d idle conversations", len(closed))
+        if close_idle:
+            closed = await self._in_session(conversation_ownership.close_idle_conversations, idle_for=self._idle_after)
+            if closed:
+                logger.info("closed %d idle conversations", len(closed))
         await self.deliveries.sweep()
 
     async def _sweep_forever(self) -> None:
+        passes = 0
         while True:
             await asyncio.sleep(self._sweep_seconds)
+            passes += 1
             try:
-                await self.sweep()
+                await self.sweep(close_idle=passes % IDLE_SWEEPS == 0)
             except Exception:
                 logger.exception("hub sweep failed")
 
@@ -210,7 +214,11 @@ class ConversationHub:
         reply_to_id: int | None = None,
     ) -> list[MessageOut]:
         """The one way to say something to a customer (agent reply, queue notice, CSAT question...):
-        stored once, published, delivered by the conversation's channel. Returns the stored messages."""
+        stored once, published, delivered by the conversation's channel. Returns the stored messages.
+
+        A closed conversation still takes messages (e.g. a closing notice right after an agent closed it); they
+        land in its transcript and reach the customer like any other. Unknown ids raise crm NotFoundError.
+        """
         if sender == "customer":
             raise ValueError("customers' messages come in through handle()")
         if (sender == "agent") != (agent_id is not None):
@@ -245,6 +253,13 @@ class ConversationHub:
             if conversation.owner != "bot":
                 await self.broker.publish(topics.CONSOLE, event)
         return stored
+
+    async def announce(self, conversation: ConversationOut, change: str) -> None:
+        """Tells the consoles that a conversation changed (owner, status) after a crm service changed it,
+        e.g. `announce(conversation, "owner")` after conversation_ownership.change_owner()."""
+        event = {"type": change, "conversation": conversation.model_dump(mode="json"), "messages": []}
+        await self.broker.publish(topics.CONSOLE, event)
+        await self.broker.publish(topics.conversation(conversation.id), event)
 
     # --- reading ---------------------------------------------------------------------------------------------
 

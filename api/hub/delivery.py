@@ -90,6 +90,9 @@ class Deliveries:
     async def dispatch(self, event: Event) -> None:
         if event.get("type") != "messages":
             return
+        channel = event["conversation"]["channel"]
+        if channel not in self._connection_bound and channel not in self._push:
+            return
         conversation = ConversationOut.model_validate(event["conversation"])
         messages = [MessageOut.model_validate(item) for item in event["messages"]]
         connection_bound = self._connection_bound.get(conversation.channel)

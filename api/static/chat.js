@@ -26,6 +26,7 @@
     return id;
   })();
   let identityToken = null;
+  let view = 0; // bumps when the identity changes: a POST answered after that is not shown
   let lastId = 0; // highest message id shown: the websocket's catch-up starts after it
   const shown = new Map(); // message id -> <li>
   const pending = new Map(); // client_message_id -> <li> of a message not yet acknowledged
@@ -143,6 +144,7 @@
     text = text.trim();
     if (!text && !payload) return;
     const clientMessageId = newMessageId();
+    const asked = view;
     const mine = showLocal({ direction: "in", sender: "customer", text });
     mine.classList.add("msg--pending");
     pending.set(clientMessageId, mine);
@@ -159,7 +161,10 @@
         client_message_id: clientMessageId,
         identity_token: identityToken,
       });
-      if (data.message_id) show({ id: data.message_id, client_message_id: clientMessageId });
+      if (asked !== view) return; // the identity changed meanwhile: this answer belongs to the old view
+      if (data.message_id && pending.has(clientMessageId)) {
+        show({ id: data.message_id, client_message_id: clientMessageId });
+      }
       pending.delete(clientMessageId);
       mine.classList.remove("msg--pending");
       for (const reply of data.replies) {
@@ -167,6 +172,7 @@
         else showLocal(reply); // a prompt that is not stored (e.g. the empty-message hint)
       }
     } catch (error) {
+      if (asked !== view) return;
       pending.delete(clientMessageId);
       showLocal({ direction: "out", sender: "system", text: error.message || "网络异常，请稍后再试" });
     } finally {
@@ -195,7 +201,9 @@
       if (mine !== generation) return ws.close();
       // The identity goes in the first frame, not in the URL (URLs end up in logs).
       ws.send(JSON.stringify({ type: "hello", user_id: browserId, identity_token: identityToken, last_id: lastId }));
-      pingTimer = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), PING_MS);
+      // The ping carries the highest id shown: the server sends anything the live feed missed.
+      const ping = () => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: "ping", last_id: lastId }));
+      pingTimer = setInterval(ping, PING_MS);
     });
     ws.addEventListener("message", (event) => {
       if (mine !== generation) return;
@@ -250,6 +258,7 @@
   }
 
   async function chooseIdentity(webUserId) {
+    view++;
     disconnect();
     identityToken = null;
     if (webUserId) {

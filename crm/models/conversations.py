@@ -43,6 +43,8 @@ class Conversation(Base):
             postgresql_where=_OPEN,
         ),
         Index("ix_conversation_channel_channel_user_id", "channel", "channel_user_id"),
+        # The idle sweeper's look-up: open conversations by last activity.
+        Index("ix_conversation_open_last_message_at", "last_message_at", sqlite_where=_OPEN, postgresql_where=_OPEN),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,7 +93,8 @@ class Message(Base):
     delivered_at: Mapped[datetime | None]
     delivery_error: Mapped[str | None] = mapped_column(Text)
 
-    agent: Mapped[Agent | None] = relationship(lazy="joined")
+    # Loaded on first use (agent messages only; an Agent is then in the session's identity map).
+    agent: Mapped[Agent | None] = relationship()
 
     @property
     def agent_name(self) -> str | None:

@@ -111,7 +111,7 @@ def close_conversation(session: Session, *, conversation_id: int, reason: str, a
     return ConversationOut.model_validate(conversation)
 
 
-def is_idle(conversation: ConversationOut, *, idle_for: timedelta, now: datetime | None = None) -> bool:
+def is_idle(conversation: ConversationOut | Conversation, *, idle_for: timedelta, now: datetime | None = None) -> bool:
     """A bot-owned conversation with no message for `idle_for` (queue and agent conversations never idle out)."""
     last_activity = conversation.last_message_at or conversation.started_at
     return conversation.owner == "bot" and last_activity <= (now or utcnow()) - idle_for

@@ -77,11 +77,7 @@ def get_or_open_conversation(
         raise ValueError(f"unknown channel {channel!r}")
     repository = ConversationRepository(session)
     conversation = repository.find_open(channel, channel_user_id)
-    if (
-        conversation is not None
-        and idle_for is not None
-        and is_idle(ConversationOut.model_validate(conversation), idle_for=idle_for)
-    ):
+    if conversation is not None and idle_for is not None and is_idle(conversation, idle_for=idle_for):
         close_conversation(session, conversation_id=conversation.id, reason="idle", actor="system")
         conversation = None
     if conversation is None:
@@ -187,8 +183,6 @@ def record_outbound_messages(
     if stored:
         conversation.last_message_at = stored[-1].created_at
         session.flush()
-        for message in stored:  # load the agent's name for MessageOut.agent_name
-            session.refresh(message)
     return [MessageOut.model_validate(message) for message in stored]
 
 

@@ -173,6 +173,10 @@ async def test_while_the_queue_or_an_agent_owns_it_the_bot_is_silent_and_the_con
         waiting = await hub.handle(inbound("人呢？"))
         event = await console.get(timeout=5)
 
+        await hub.announce(waiting.conversation, "owner")
+        announced = await console.get(timeout=5)
+
+    assert announced["type"] == "owner" and announced["conversation"]["owner"] == "queue"
     assert waiting.replies == [] and waiting.conversation.id == conversation.id
     assert waiting.conversation.owner == "queue"
     assert len(make_hub.rasa_requests) == asked_before

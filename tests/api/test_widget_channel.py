@@ -19,7 +19,7 @@ from api.main import create_app
 from core.settings import Settings
 from crm.models import Agent, Conversation, Customer, Message
 from crm.schemas import MessageOut, OutgoingMessage
-from crm.services import conversation_ownership
+from crm.services import conversation_ownership, conversations
 
 SECRET = "test-secret"
 
@@ -386,3 +386,27 @@ def test_a_malformed_first_frame_is_refused_in_chinese(client: TestClient, frame
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
         assert closed.value.code == 4400
+
+
+def test_a_ping_with_the_last_seen_id_brings_what_the_live_feed_missed(
+    client: TestClient, seeded_sessionmaker: sessionmaker[Session]
+) -> None:
+    conversation_id = post(client, text="你好").json()["conversation_id"]
+    with client.websocket_connect("/api/widget/ws") as socket:
+        hello(socket)
+        seen = receive_messages(socket, 2)
+        # Stored but never published: what a broker event lost during a Redis reconnect looks like.
+        with seeded_sessionmaker.begin() as session:
+            (lost,) = conversations.record_outbound_messages(
+                session,
+                conversation_id=conversation_id,
+                reply_to_id=None,
+                sender="system",
+                messages=[OutgoingMessage(text="您前面还有2位")],
+            )
+        socket.send_text(json.dumps({"type": "ping", "last_id": seen[-1]["id"]}))
+        assert [m["id"] for m in receive_messages(socket, 1)] == [lost.id]
+        socket.send_text(json.dumps({"type": "ping", "last_id": seen[-1]["id"]}))  # already sent: not again
+        socket.send_text("not json")  # ignored
+        live = agent_says(client, conversation_id, "让您久等了")
+        assert [m["id"] for m in receive_messages(socket, 1)] == [live[0].id]

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import time
 import uuid
+from datetime import timedelta
 
 import httpx
+import websockets
 from sqlalchemy import select, update
 
 from api.main import ACTIONS_ALIVE_TTL_SECONDS
 from crm.models import Conversation, Customer, FaqEntry, Message
+from crm.services import conversation_ownership
+from crm.types import utcnow
 from stack.processes import start, stop, wait_until_ready
 from tests.e2e.conftest import LiveStack
 
@@ -169,3 +175,58 @@ def test_action_server_down_gets_a_polite_busy_reply(api: httpx.Client, live_sta
         wait_until_ready(restarted, 120)
     after = say(api, user, "你好")
     assert after["replies"] and all(r["sender"] == "bot" for r in after["replies"])
+
+
+def test_after_the_idle_time_the_next_message_opens_a_new_conversation_and_the_bot_answers(
+    api: httpx.Client, live_stack: LiveStack
+) -> None:
+    user = new_user()
+    first = say(api, user, "你好")
+    with live_stack.session_factory.begin() as session:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == first["conversation_id"])
+            .values(last_message_at=utcnow() - timedelta(minutes=live_stack.settings.conversation_idle_minutes + 1))
+        )
+    second = say(api, user, "你是机器人吗")
+    assert second["conversation_id"] != first["conversation_id"]
+    assert second["replies"] and all(r["sender"] == "bot" for r in second["replies"])
+    with live_stack.session_factory() as session:
+        old = session.get_one(Conversation, first["conversation_id"])
+        new = session.get_one(Conversation, second["conversation_id"])
+    assert (old.status, old.close_reason) == ("closed", "idle")
+    assert new.status == "open" and new.rasa_sender_id != old.rasa_sender_id
+
+
+def test_while_the_customer_waits_in_the_queue_the_bot_is_silent_then_answers_again(
+    api: httpx.Client, live_stack: LiveStack
+) -> None:
+    user = new_user()
+    conversation_id = say(api, user, "你好")["conversation_id"]
+    with live_stack.session_factory.begin() as session:
+        conversation_ownership.change_owner(
+            session, conversation_id=conversation_id, to_owner="queue", reason="request", actor="test"
+        )
+    waiting = say(api, user, "人呢？")
+    assert waiting["replies"] == [] and waiting["conversation_id"] == conversation_id
+    assert transcript(live_stack, conversation_id)[-1].text == "人呢？"
+
+    with live_stack.session_factory.begin() as session:
+        conversation_ownership.change_owner(
+            session, conversation_id=conversation_id, to_owner="bot", reason="customer_left_queue", actor="test"
+        )
+    back = say(api, user, "你好")
+    assert back["conversation_id"] == conversation_id
+    assert back["replies"] and all(r["sender"] == "bot" for r in back["replies"])
+
+
+async def test_the_bot_reply_also_arrives_on_the_pages_websocket(live_stack: LiveStack) -> None:
+    user = new_user()
+    ws_url = live_stack.api_url.replace("http://", "ws://") + "/api/widget/ws"
+    async with websockets.connect(ws_url) as socket, httpx.AsyncClient(base_url=live_stack.api_url) as http:
+        await socket.send(json.dumps({"type": "hello", "user_id": user, "last_id": 0}))
+        assert json.loads(await asyncio.wait_for(socket.recv(), 10)) == {"type": "hello", "conversation_id": None}
+        response = await http.post("/api/widget/messages", json={"user_id": user, "text": "你好"}, timeout=30)
+        replies = response.json()["replies"]
+        frames = [json.loads(await asyncio.wait_for(socket.recv(), 10)) for _ in replies]
+    assert [f["message"]["id"] for f in frames] == [r["id"] for r in replies]

@@ -22,6 +22,12 @@ def upgrade() -> None:
         batch.create_check_constraint("owner", "owner IN ('bot', 'queue', 'agent')")
         batch.add_column(sa.Column("close_reason", sa.String(length=8), nullable=True))
         batch.create_check_constraint("close_reason", "close_reason IN ('agent', 'idle')")
+        batch.create_index(
+            "ix_conversation_open_last_message_at",
+            ["last_message_at"],
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        )
     with op.batch_alter_table("message") as batch:
         batch.add_column(sa.Column("delivery_state", sa.String(length=10), nullable=True))
         batch.add_column(sa.Column("delivery_attempts", sa.Integer(), server_default="0", nullable=False))
@@ -73,6 +79,7 @@ def downgrade() -> None:
     # Conversations held by the queue go back to the bot: the old schema has no "queue" owner.
     op.execute("UPDATE conversation SET owner = 'bot' WHERE owner = 'queue'")
     with op.batch_alter_table("conversation") as batch:
+        batch.drop_index("ix_conversation_open_last_message_at")
         batch.drop_constraint(op.f("ck_conversation_close_reason"), type_="check")
         batch.drop_column("close_reason")
         batch.drop_constraint(op.f("ck_conversation_owner"), type_="check")
