@@ -13,6 +13,7 @@ from api.channels.identity import WEB_USER_ID_RE, sign_web_user_id, verify_ident
 from api.deps import HubDep, SettingsDep
 from api.errors import CustomerFacingError
 from api.hub.conversation_hub import InboundMessage
+from api.security import CleanStr
 from api.texts import text
 from crm.schemas import MessageOut
 
@@ -25,10 +26,10 @@ router = APIRouter(prefix="/api/widget", tags=["widget"])
 
 class WidgetMessageIn(BaseModel):
     user_id: str = Field(pattern=WEB_USER_ID_RE.pattern, description="The browser's anonymous id")
-    text: str = Field(default="", description="What the customer typed, or the title of the button pressed")
-    payload: str | None = Field(default=None, max_length=256, pattern=r"^/", description="A button's payload")
-    client_message_id: str | None = Field(default=None, max_length=64, description="Retry key")
-    identity_token: str | None = Field(default=None, max_length=256, description="Signed logged-in identity")
+    text: CleanStr = Field(default="", description="What the customer typed, or the title of the button pressed")
+    payload: CleanStr | None = Field(default=None, max_length=256, pattern=r"^/", description="A button's payload")
+    client_message_id: CleanStr | None = Field(default=None, max_length=64, description="Retry key")
+    identity_token: CleanStr | None = Field(default=None, max_length=256, description="Signed logged-in identity")
 
 
 class WidgetMessageView(BaseModel):
