@@ -7,7 +7,6 @@ import asyncio
 import httpx
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import SettingsDep
@@ -28,9 +27,17 @@ class HealthOut(BaseModel):
 
 
 def database_readable(factory: sessionmaker[Session]) -> bool:
+    """Answers a query. Outside a write transaction (SQLite's BEGIN IMMEDIATE would wait for a writer)."""
     try:
-        with factory() as session:
-            session.execute(text("SELECT 1"))
+        connection = factory.kw["bind"].raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+            cursor.close()
+            connection.rollback()
+        finally:
+            connection.close()
         return True
     except Exception:
         return False
