@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from api.channels.identity import WEB_USER_ID_RE, sign_web_user_id, verify_identity_token
 from api.deps import HubDep, SettingsDep
 from api.errors import CustomerFacingError
 from api.hub.conversation_hub import InboundMessage
-from api.security import CleanStr
+from api.security import CleanStr, normalise_text
 from api.texts import text
 from crm.schemas import MessageOut
 
@@ -27,7 +27,9 @@ router = APIRouter(prefix="/api/widget", tags=["widget"])
 class WidgetMessageIn(BaseModel):
     user_id: str = Field(pattern=WEB_USER_ID_RE.pattern, description="The browser's anonymous id")
     text: CleanStr = Field(default="", description="What the customer typed, or the title of the button pressed")
-    payload: CleanStr | None = Field(default=None, max_length=256, pattern=r"^/", description="A button's payload")
+    payload: Annotated[str, Field(max_length=256, pattern=r"^/"), AfterValidator(normalise_text)] | None = Field(
+        default=None, description="A button's payload"
+    )
     client_message_id: CleanStr | None = Field(default=None, max_length=64, description="Retry key")
     identity_token: CleanStr | None = Field(default=None, max_length=256, description="Signed logged-in identity")
 
@@ -40,6 +42,12 @@ class WidgetMessageView(BaseModel):
     buttons: list[dict[str, str]] = Field(default_factory=list)
     image: str | None = None
     created_at: datetime
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # The CRM stores UTC; SQLite hands it back naive. RFC 3339 (the schema's date-time) needs the offset.
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
     @classmethod
     def of(cls, message: MessageOut) -> WidgetMessageView:
@@ -99,7 +107,7 @@ async def post_message(body: WidgetMessageIn, hub: HubDep, settings: SettingsDep
         )
     if not message_text:
         prompt = WidgetMessageView(
-            id=0, direction="out", sender="system", text=text("empty_message"), created_at=datetime.now()
+            id=0, direction="out", sender="system", text=text("empty_message"), created_at=datetime.now(timezone.utc)
         )
         return WidgetReplyOut(conversation_id=None, message_id=None, replies=[prompt])
 
