@@ -17,8 +17,8 @@ import time
 from contextvars import ContextVar
 from typing import Any
 
-from rasa_sdk import utils
-from rasa_sdk.endpoint import create_app
+from rasa_sdk import utils  # type: ignore[import-untyped]
+from rasa_sdk.endpoint import create_app  # type: ignore[import-untyped]
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse

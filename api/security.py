@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from pydantic import AfterValidator
@@ -102,7 +102,9 @@ class _BodyTooLargeError(StarletteHTTPException):
     """Raised inside the app's body read: FastAPI passes HTTP exceptions through to the error handlers."""
 
     def __init__(self) -> None:
-        super().__init__(413, error_body("request_too_large", text("request_too_large"))["detail"])
+        # A dict detail is passed through as the error body's detail by api/errors.py.
+        detail: Any = error_body("request_too_large", text("request_too_large"))["detail"]
+        super().__init__(413, detail)
 
 
 async def _send_too_large(send: Send) -> None:
