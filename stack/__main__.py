@@ -71,6 +71,7 @@ def run(settings: Settings) -> None:
     # All three start at once; Rasa loading its model is the long pole (TensorFlow start-up).
     supervisor = Supervisor(service_specs(settings, model_path), LOG_DIR, status_file=STATUS_FILE, on_event=_say)
     signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)  # also when started in the background, where SIGINT is ignored
     try:
         supervisor.start_all()
         supervisor.wait_until_all_ready(READY_TIMEOUT_SECONDS, POLL_SECONDS)
