@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,10 +13,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from api.security import ServiceToken
+from crm.models import Booking, Customer
 from stack.ephemeral import EphemeralStack, start_ephemeral_stack
 from stack.supervisor import Backoff, State
+from tests.e2e.test_bookings import BOOKING_NUMBER, buttons_of, fresh_mobile, text_of
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +107,48 @@ def test_a_killed_service_comes_back_the_others_never_stop_and_chat_goes_on(
     assert after["replies"] and all(r["sender"] == "bot" for r in after["replies"]), after
     assert after["conversation_id"] == first["conversation_id"]
     print(f"{victim} back {back_after:.1f} s after kill -9")  # noqa: T201 - shown with -s, never asserted
+
+
+def test_a_locked_database_at_confirmation_writes_nothing_and_the_retry_books_once(
+    supervised_stack: EphemeralStack,
+) -> None:
+    """The database is locked by another writer when the customer confirms: a polite JSON 503, no
+    booking, Rasa not asked; the widget's retry (same client_message_id) then books exactly once."""
+    user, mobile = f"faults-lock-{uuid.uuid4().hex[:6]}", fresh_mobile()
+    closed = say(supervised_stack, user, "我想约明天晚上十点去花果园店洗车")
+    say(supervised_stack, user, buttons_of(closed)[0]["title"])
+    say(supervised_stack, user, "贵A54321")
+    say(supervised_stack, user, mobile)
+    summary = say(supervised_stack, user, "我姓李")
+    assert "确认" in text_of(summary), text_of(summary)
+
+    confirm = {"user_id": user, "text": "确认", "client_message_id": f"confirm-{uuid.uuid4().hex}"}
+    url = f"{supervised_stack.api_url}/api/widget/messages"
+    database = supervised_stack.settings.database_url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        refused = httpx.post(url, json=confirm, timeout=30, trust_env=False)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["detail"]["code"] == "service_busy"
+    assert "重新发送" in refused.json()["detail"]["message"]
+    assert refused.headers["retry-after"]
+
+    def bookings() -> int:
+        with supervised_stack.session_factory() as session:
+            customer = session.scalar(select(Customer).where(Customer.mobile == mobile))
+            assert customer is not None
+            return session.scalar(select(func.count()).select_from(Booking).where(Booking.customer_id == customer.id))
+
+    time.sleep(3)  # nothing may be written behind the customer's back
+    assert bookings() == 0
+
+    retried = httpx.post(url, json=confirm, timeout=30, trust_env=False)
+    assert retried.status_code == 200, retried.text
+    assert BOOKING_NUMBER.search(text_of(retried.json())), text_of(retried.json())
+    again = httpx.post(url, json=confirm, timeout=30, trust_env=False)
+    assert again.json()["duplicate"] is True
+    assert bookings() == 1
