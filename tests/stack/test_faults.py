@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sqlite3
 import time
@@ -114,10 +115,10 @@ def test_a_locked_database_at_confirmation_writes_nothing_and_the_retry_books_on
 ) -> None:
     """The database is locked by another writer when the customer confirms: a polite JSON 503, no
     booking, Rasa not asked; the widget's retry (same client_message_id) then books exactly once."""
-    user, mobile = f"faults-lock-{uuid.uuid4().hex[:6]}", fresh_mobile()
+    user, mobile, plate = f"faults-lock-{uuid.uuid4().hex[:6]}", fresh_mobile(), f"贵A{random.randint(10000, 99999)}"
     closed = say(supervised_stack, user, "我想约明天晚上十点去花果园店洗车")
     say(supervised_stack, user, buttons_of(closed)[0]["title"])
-    say(supervised_stack, user, "贵A54321")
+    say(supervised_stack, user, plate)
     say(supervised_stack, user, mobile)
     summary = say(supervised_stack, user, "我姓李")
     assert "确认" in text_of(summary), text_of(summary)
@@ -139,9 +140,7 @@ def test_a_locked_database_at_confirmation_writes_nothing_and_the_retry_books_on
 
     def bookings() -> int:
         with supervised_stack.session_factory() as session:
-            customer = session.scalar(select(Customer).where(Customer.mobile == mobile))
-            assert customer is not None
-            return session.scalar(select(func.count()).select_from(Booking).where(Booking.customer_id == customer.id))
+            return session.scalar(select(func.count()).select_from(Booking).where(Booking.plate_number == plate)) or 0
 
     time.sleep(3)  # nothing may be written behind the customer's back
     assert bookings() == 0
@@ -152,3 +151,6 @@ def test_a_locked_database_at_confirmation_writes_nothing_and_the_retry_books_on
     again = httpx.post(url, json=confirm, timeout=30, trust_env=False)
     assert again.json()["duplicate"] is True
     assert bookings() == 1
+    with supervised_stack.session_factory() as session:
+        customer = session.scalar(select(Customer).where(Customer.mobile == mobile))
+        assert customer is not None and customer.name == "李"
