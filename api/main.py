@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import FastAPI, Response
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.channels import widget
 from api.channels.widget import WebChatDelivery
-from api.errors import error_body, install_error_handlers
+from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.hub.broker import make_broker
 from api.hub.conversation_hub import ConversationHub
 from api.hub.probe import RecentlyAlive, is_reachable
 from api.hub.rasa_client import RasaClient
 from api.routers import health
-from api.texts import text
-from core.settings import Settings, get_settings
+from api.security import MAX_REQUEST_BYTES, BodySizeLimit, SecurityHeaders, ServiceToken
+from core.logging import install_pii_masking
+from core.settings import Settings, get_settings_or_exit
 from crm.db import get_sessionmaker
 
 STATIC_DIR = Path(__file__).with_name("static")
-MAX_REQUEST_BYTES = 64 * 1024
 # A successful action-server probe is trusted this long (api/hub/probe.py RecentlyAlive).
 ACTIONS_ALIVE_TTL_SECONDS = 0.5
 
@@ -40,7 +40,9 @@ def create_app(
     http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
     """The app; tests pass their own database, settings or HTTP transport (the edge towards Rasa)."""
-    settings = settings or get_settings()
+    settings = settings or get_settings_or_exit()
+    install_pii_masking()
+    rasa_token = ServiceToken(settings.rasa_jwt_secret)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,10 +51,11 @@ def create_app(
             app.state.http = http
             app.state.session_factory = factory
             app.state.settings = settings
+            app.state.rasa_token = rasa_token
             hub = ConversationHub(
                 factory,
-                RasaClient(http, settings.rasa_url, settings.rasa_timeout_seconds),
-                reply_wait_seconds=settings.rasa_timeout_seconds,
+                RasaClient(http, settings.rasa_urls[0], settings.rasa_timeout, headers=rasa_token.headers),
+                reply_wait_seconds=settings.rasa_timeout,
                 actions_alive=RecentlyAlive(
                     lambda: is_reachable(http, settings.action_health_url, timeout_seconds=1.0),
                     ttl_seconds=ACTIONS_ALIVE_TTL_SECONDS,
@@ -69,15 +72,19 @@ def create_app(
             finally:
                 await hub.stop()
 
-    app = FastAPI(title="Customer-service hub", version="0.1.0", lifespan=lifespan)
+    docs = bool(settings.api_docs)
+    app = FastAPI(
+        title="Customer-service hub",
+        version="0.1.0",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     install_error_handlers(app)
-
-    @app.middleware("http")
-    async def limit_request_size(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_REQUEST_BYTES):
-            return JSONResponse(status_code=413, content=error_body("request_too_large", text("request_too_large")))
-        return await call_next(request)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES)
+    app.add_middleware(SecurityHeaders)  # outermost: also on the body limit's 413
 
     app.include_router(widget.router)
     app.include_router(health.router)

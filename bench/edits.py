@@ -129,6 +129,7 @@ def nlu_edit_to_live(
     workdir: Path,
     key: str,
     example: str,
+    rasa_headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Add a paraphrase, retrain (warm Rasa cache from the full training), PUT /model, ask until served."""
     answer = general_answer(session_factory, key).answer_zh
@@ -138,7 +139,9 @@ def nlu_edit_to_live(
     train_seconds = train(project, workdir / "models", "edited", workdir / "rasa-cache")
     model = workdir / "models" / "edited.tar.gz"
     load_started = time.perf_counter()
-    response = httpx.put(f"{rasa_url}/model", json={"model_file": str(model)}, timeout=300.0, trust_env=False)
+    response = httpx.put(
+        f"{rasa_url}/model", json={"model_file": str(model)}, headers=rasa_headers, timeout=300.0, trust_env=False
+    )
     response.raise_for_status()
     load_seconds = time.perf_counter() - load_started
     served, polls = poll_until(api_url, example, answer)

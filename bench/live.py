@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bench.scripts import Customer as ScriptedCustomer
 from bench.scripts import build_customers, load_scenarios
-from core.settings import PROJECT_ROOT
 from crm.models import Customer, Order
 from stack.ephemeral import READY_TIMEOUT_SECONDS, EphemeralStack, free_port, start_ephemeral_stack
 from stack.model import rasa_env
@@ -24,6 +23,8 @@ start_full_stack = start_ephemeral_stack
 # Only the in-memory lock store; no action_endpoint (no custom action runs) and no tracker_store
 # (Rasa's default: in memory).
 BARE_ENDPOINTS = "lock_store:\n  type: in_memory\n"
+# Rasa's plain REST channel: the baseline has no hub in front of it (the project's channel wants the hub's JWT).
+BARE_CREDENTIALS = "rest:\n"
 
 
 def start_bare_rasa(workdir: Path, model: Path, *, wait: bool = True) -> tuple[RunningProcess, str]:
@@ -31,6 +32,8 @@ def start_bare_rasa(workdir: Path, model: Path, *, wait: bool = True) -> tuple[R
     workdir.mkdir(parents=True, exist_ok=True)
     endpoints = workdir / "bare_endpoints.yml"
     endpoints.write_text(BARE_ENDPOINTS, encoding="utf-8")
+    credentials = workdir / "bare_credentials.yml"
+    credentials.write_text(BARE_CREDENTIALS, encoding="utf-8")
     port = free_port()
     spec = ProcessSpec(
         name="bare_rasa",
@@ -47,7 +50,7 @@ def start_bare_rasa(workdir: Path, model: Path, *, wait: bool = True) -> tuple[R
             "--endpoints",
             str(endpoints),
             "--credentials",
-            str(PROJECT_ROOT / "credentials.yml"),
+            str(credentials),
         ],
         health_url=f"http://127.0.0.1:{port}/status",
         env=rasa_env(),

@@ -93,13 +93,16 @@ class RasaTarget:
 
     base_url: str
     name: str = "bare_rasa"
+    headers: dict[str, str] = field(default_factory=dict)  # the hub's JWT for the stack's own Rasa
 
     async def prepare(self, client: httpx.AsyncClient, customer: Customer) -> dict[str, Any]:
         return {}
 
     async def send(self, client: httpx.AsyncClient, customer: Customer, text: str, state: dict[str, Any]) -> int:
         response = await client.post(
-            f"{self.base_url}/webhooks/rest/webhook", json={"sender": customer.user_id, "message": text}
+            f"{self.base_url}/webhooks/rest/webhook",
+            json={"sender": customer.user_id, "message": text},
+            headers=self.headers,
         )
         response.raise_for_status()
         return len(response.json())

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.security import ServiceToken
 from bench import edits
 from bench.live import READY_TIMEOUT_SECONDS, customer_scripts, start_bare_rasa, start_full_stack
 from bench.load import ApiTarget, RasaTarget, Target, run_load
@@ -165,7 +166,8 @@ def run_serving_and_edits(
         )
         if args.breakdown:
             # The stack's own Rasa (SQL tracker store + action server) without the hub: splits the overhead.
-            direct = RasaTarget(stack.settings.rasa_url, name="stack_rasa")
+            rasa_auth = ServiceToken(stack.settings.rasa_jwt_secret).headers()
+            direct = RasaTarget(stack.settings.rasa_url, name="stack_rasa", headers=rasa_auth)
             stack_rasa = measure(direct, _anonymous(chat, "direct"), _anonymous(warmup, "direct"), pids)
             serving["stack_rasa"] = stack_rasa.summary
             serving["latencies"]["stack_rasa"] = stack_rasa.latencies
@@ -200,6 +202,7 @@ def run_serving_and_edits(
                     stack.session_factory,
                     project,
                     workdir / "train",
+                    rasa_headers=ServiceToken(stack.settings.rasa_jwt_secret).headers(),
                     **load_scenarios()["nlu_edit"],
                 )
     finally:

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
-_INSECURE_SECRET = "changethis"
+
+# Development defaults of the secrets: accepted only with APP_ENV=development.
+_DEV_SECRETS = {
+    "widget_secret": "changethis",
+    "rasa_jwt_secret": "development-only-rasa-jwt-secret-never-in-production",
+    "action_server_token": "development-only-action-server-token-never-in-production",
+}
+_KNOWN_WEAK_SECRETS = {"changethis", "changeme", "secret", "password", *_DEV_SECRETS.values()}
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT_CHARS = 10
+
+
+class InsecureSecretError(ValueError):
+    """A secret that is too short, a known default or not random enough outside development."""
+
+
+def secret_problem(value: str) -> str | None:
+    """Why `value` is not acceptable as a production secret, or None when it is."""
+    if value.strip().lower() in _KNOWN_WEAK_SECRETS:
+        return "is a known default"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(value)) < MIN_SECRET_DISTINCT_CHARS:
+        return "is not random (too few distinct characters)"
+    return None
 
 
 class Settings(BaseSettings):
@@ -25,14 +50,35 @@ class Settings(BaseSettings):
     tracker_database_url: str | None = None
     redis_url: str | None = None
 
+    # Topology. The internal services (Rasa, action server) listen on their *_HOST interface and are
+    # reached there; the URLs are derived from host + port unless set. RASA_URL and ACTION_ENDPOINT_URL
+    # may hold a comma-separated list for several processes; today the first one is used.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
+    action_host: str = "127.0.0.1"
     action_port: int = 5055
-    rasa_url: str = "http://127.0.0.1:5005"
-    rasa_timeout_seconds: float = 10.0
-    # Signs web-widget identities: the embedding site vouches for a logged-in user with HMAC(web_user_id).
-    widget_secret: str = _INSECURE_SECRET
+    rasa_url: str = ""
+    action_endpoint_url: str = ""
+
+    # Time budget of one customer message (see README "Time budgets"): everything below derives from it.
+    message_budget_seconds: float = 4.5
+    db_busy_timeout_seconds: float = 0.75
+    # Blank: derived from the budget. Tests and benchmarks may set them explicitly.
+    rasa_timeout_seconds: float | None = None
+    action_timeout_seconds: float | None = None
+
+    # Secrets. WIDGET_SECRET signs web-widget identities (the embedding site vouches for a logged-in
+    # user with HMAC(web_user_id)); RASA_JWT_SECRET signs the hub's calls to Rasa (REST channel and HTTP
+    # API); ACTION_SERVER_TOKEN is what Rasa shows the action server. All refused outside development
+    # unless long and random.
+    widget_secret: str = _DEV_SECRETS["widget_secret"]
+    rasa_jwt_secret: str = _DEV_SECRETS["rasa_jwt_secret"]
+    action_server_token: str = _DEV_SECRETS["action_server_token"]
+
+    # OpenAPI docs (/docs, /openapi.json): on in development, off elsewhere unless API_DOCS=1.
+    api_docs: bool | None = None
 
     max_message_chars: int = 2000
 
@@ -41,24 +87,71 @@ class Settings(BaseSettings):
     conversation_idle_minutes: int = Field(default=30, gt=0)
     timezone: str = "Asia/Shanghai"
 
-    @field_validator("redis_url", "tracker_database_url", mode="before")
+    @field_validator(
+        "redis_url", "tracker_database_url", "rasa_timeout_seconds", "action_timeout_seconds", "api_docs", mode="before"
+    )
     @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value or None
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
-    def _refuse_default_secret_outside_development(self) -> Settings:
-        if self.app_env != "development" and self.widget_secret == _INSECURE_SECRET:
-            raise ValueError("WIDGET_SECRET must be set to a real secret outside development")
+    def _derive_topology_and_budgets(self) -> Settings:
+        if not self.rasa_url:
+            self.rasa_url = f"http://{self.rasa_host}:{self.rasa_port}"
+        if not self.action_endpoint_url:
+            self.action_endpoint_url = f"http://{self.action_host}:{self.action_port}/webhook"
+        if self.rasa_timeout_seconds is None:
+            # The hub writes the inbound message before asking Rasa and the replies after: each write may
+            # wait for the database lock, and all of it must fit in the budget.
+            self.rasa_timeout_seconds = round(self.message_budget_seconds - 2 * self.db_busy_timeout_seconds, 3)
+        if self.action_timeout_seconds is None:
+            # Rasa must get the action's answer back early enough to predict and reply within the hub's wait.
+            self.action_timeout_seconds = round(self.rasa_timeout_seconds - 0.5, 3)
+        if self.api_docs is None:
+            self.api_docs = self.app_env == "development"
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets_outside_development(self) -> Settings:
+        if self.app_env == "development":
+            return self
+        for name in _DEV_SECRETS:
+            problem = secret_problem(getattr(self, name))
+            if problem:
+                raise InsecureSecretError(
+                    f"{name.upper()} {problem}; outside APP_ENV=development every secret must be at least "
+                    f"{MIN_SECRET_LENGTH} random characters (secrets.token_urlsafe(32))"
+                )
         return self
 
     @property
-    def action_endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.action_port}/webhook"
+    def rasa_urls(self) -> list[str]:
+        return [url.strip() for url in self.rasa_url.split(",") if url.strip()]
+
+    @property
+    def action_endpoint_urls(self) -> list[str]:
+        return [url.strip() for url in self.action_endpoint_url.split(",") if url.strip()]
+
+    @property
+    def rasa_timeout(self) -> float:
+        """How long the hub waits for Rasa (always set after validation)."""
+        assert self.rasa_timeout_seconds is not None
+        return self.rasa_timeout_seconds
+
+    @property
+    def action_timeout(self) -> float:
+        """How long Rasa waits for the action server (always set after validation)."""
+        assert self.action_timeout_seconds is not None
+        return self.action_timeout_seconds
+
+    @property
+    def action_commit_deadline_seconds(self) -> float:
+        """After this long since a call arrived, the action server refuses to commit (Rasa has given up)."""
+        return max(self.action_timeout - 0.5, 0.5)
 
     @property
     def action_health_url(self) -> str:
-        return self.action_endpoint_url.removesuffix("/webhook") + "/health"
+        return self.action_endpoint_urls[0].removesuffix("/webhook") + "/health"
 
     @property
     def rasa_tracker_url(self) -> str:
@@ -70,6 +163,21 @@ class Settings(BaseSettings):
         return f"sqlite:///{VAR_DIR / 'rasa_tracker.db'}"
 
 
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    message = str(first.get("msg", error)).removeprefix("Value error, ")
+    location = ".".join(str(part) for part in first.get("loc", ()))
+    return f"{location.upper()}: {message}" if location else message
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def get_settings_or_exit() -> Settings:
+    """get_settings() for process entry points: a configuration error is one line naming the variable."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        sys.exit(f"Configuration error: {_one_line(exc)}")

@@ -12,7 +12,10 @@ from sqlalchemy.pool import StaticPool
 
 from core.settings import get_settings
 
-SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+def busy_timeout_ms() -> int:
+    """How long a transaction waits for a lock: DB_BUSY_TIMEOUT_SECONDS (part of the message time budget)."""
+    return int(get_settings().db_busy_timeout_seconds * 1000)
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
@@ -26,8 +29,10 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         if read_only:
             kwargs.setdefault("execution_options", {"postgresql_readonly": True})
+        if parsed.get_backend_name() == "postgresql":
+            kwargs.setdefault("connect_args", {"options": f"-c lock_timeout={busy_timeout_ms()}"})
         return create_engine(url, pool_pre_ping=True, **kwargs)
-    connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": busy_timeout_ms() / 1000}
     if parsed.database in (None, "", ":memory:"):
         kwargs.setdefault("poolclass", StaticPool)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
@@ -42,7 +47,7 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         if read_only:

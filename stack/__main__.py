@@ -1,8 +1,12 @@
-"""`python -m stack`: prepare the database and model, start every service, stop them all on Ctrl-C."""
+"""`python -m stack`: prepare the database and model, start and supervise every service, stop them on Ctrl-C.
+
+`python -m stack status` shows the state of each service of a running `make run`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import socket
@@ -12,13 +16,16 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from core.settings import Settings, get_settings
+from core.settings import Settings, get_settings_or_exit
 from stack.database import prepare_database
 from stack.model import ensure_model
-from stack.processes import RunningProcess, service_specs, start, stop_all, wait_until_ready
+from stack.paths import LOG_DIR, STATUS_FILE
+from stack.processes import service_specs
+from stack.supervisor import ServiceFailedError, Supervisor, format_status
 
 logger = logging.getLogger("stack")
 READY_TIMEOUT_SECONDS = 180.0
+POLL_SECONDS = 0.3
 
 
 class _Stop(Exception):
@@ -29,11 +36,11 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def _port_free(port: int) -> bool:
+def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((host, port))
             return True
         except OSError:
             return False
@@ -42,52 +49,68 @@ def _port_free(port: int) -> bool:
 def check_ports(settings: Settings) -> None:
     busy = [
         f"{name}={port}"
-        for name, port in (
-            ("API_PORT", settings.api_port),
-            ("RASA_PORT", settings.rasa_port),
-            ("ACTION_PORT", settings.action_port),
+        for name, host, port in (
+            ("API_PORT", settings.api_host, settings.api_port),
+            ("RASA_PORT", settings.rasa_host, settings.rasa_port),
+            ("ACTION_PORT", settings.action_host, settings.action_port),
         )
-        if not _port_free(port)
+        if not _port_free(host, port)
     ]
     if busy:
         sys.exit(f"Port(s) already in use: {', '.join(busy)}. Stop the other process or set these variables.")
+
+
+def _say(line: str) -> None:
+    print(f"[stack] {line}", flush=True)  # noqa: T201 - `make run`'s own output: starts, crashes, restarts
 
 
 def run(settings: Settings) -> None:
     check_ports(settings)
     prepare_database(settings.database_url)
     model_path = ensure_model()
-    processes: list[RunningProcess] = []
+    # All three start at once; Rasa loading its model is the long pole (TensorFlow start-up).
+    supervisor = Supervisor(service_specs(settings, model_path), LOG_DIR, status_file=STATUS_FILE, on_event=_say)
     signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)  # also when started in the background, where SIGINT is ignored
     try:
-        # All three start at once; Rasa loading its model is the long pole (TensorFlow start-up).
-        processes.extend(start(spec) for spec in service_specs(settings, model_path))
-        for process in processes:
-            wait_until_ready(process, READY_TIMEOUT_SECONDS)
+        supervisor.start_all()
+        supervisor.wait_until_all_ready(READY_TIMEOUT_SECONDS, POLL_SECONDS)
         url = f"http://{settings.api_host}:{settings.api_port}"
+        docs = f"  API docs:   {url}/docs\n" if settings.api_docs else ""
         print(  # noqa: T201 - the one thing a person running `make run` needs to see
-            f"\n  Chat page:  {url}/chat\n  API docs:   {url}/docs\n  Health:     {url}/health\n"
-            f"  Logs:       var/log/\n  Press Ctrl-C to stop.\n",
+            f"\n{supervisor.status_table()}\n\n  Chat page:  {url}/chat\n{docs}  Health:     {url}/health\n"
+            f"  Logs:       var/log/   Status: python -m stack status\n"
+            f"  A crashed service is restarted (reported here). Press Ctrl-C to stop.\n",
             flush=True,
         )
-        while all(p.popen.poll() is None for p in processes):
-            time.sleep(0.5)
-        dead = next(p for p in processes if p.popen.poll() is not None)
-        logger.error("%s exited with code %s:\n%s", dead.spec.name, dead.popen.returncode, dead.log_tail())
-        sys.exit(1)
+        while True:
+            supervisor.poll()
+            time.sleep(POLL_SECONDS)
     except (KeyboardInterrupt, _Stop):
         logger.info("Stopping...")
     finally:
-        stop_all(processes)
+        supervisor.stop_all()
+
+
+def show_status() -> None:
+    try:
+        status = json.loads(STATUS_FILE.read_text())
+    except (OSError, ValueError):
+        sys.exit(f"No status in {STATUS_FILE}: is `make run` running?")
+    age = time.time() - float(status["updated"])
+    print(f"{format_status(status['services'])}\n  (last change {age:.0f} s ago)")  # noqa: T201
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["run", "prepare"], nargs="?", default="run")
+    parser.add_argument("command", choices=["run", "prepare", "status"], nargs="?", default="run")
     args = parser.parse_args()
-    settings = get_settings()
+    if args.command == "status":
+        show_status()
+        return
+    settings = get_settings_or_exit()
     try:
         if args.command == "prepare":
             prepare_database(settings.database_url)
@@ -96,6 +119,8 @@ def main() -> None:
             run(settings)
     except subprocess.CalledProcessError as exc:
         sys.exit(f"\n{Path(exc.cmd[0]).name} {exc.cmd[1]} failed (exit code {exc.returncode}); see its output above.")
+    except (TimeoutError, ServiceFailedError) as exc:
+        sys.exit(f"\nServices did not start: {exc}; see var/log/.")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Starts, watches and stops the three services as child processes with logs in var/log/."""
+"""Starts and stops the three services as child processes with logs in var/log/ (stack/supervisor.py watches them)."""
 
 from __future__ import annotations
 
@@ -45,29 +45,32 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as environment variables, so every child process sees the same configuration."""
     env = {key.upper(): str(value) for key, value in settings.model_dump().items() if value is not None}
     env["RASA_TRACKER_URL"] = settings.rasa_tracker_url
-    env["ACTION_ENDPOINT_URL"] = settings.action_endpoint_url
+    # Rasa's endpoints.yml takes one action-server URL; lists are for the load-balancing front later.
+    env["ACTION_ENDPOINT_URL"] = settings.action_endpoint_urls[0]
     return env
 
 
 def service_specs(settings: Settings, model_path: Path) -> list[ProcessSpec]:
-    """Action server, Rasa server and API hub, in start order."""
+    """Action server, Rasa server and API hub, in start order; internal ones bound to their *_HOST."""
     app_env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(PROJECT_ROOT)}
     python = str(APP_BIN / "python") if (APP_BIN / "python").exists() else sys.executable
     return [
         ProcessSpec(
             name="actions",
-            argv=[python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
-            health_url=f"http://127.0.0.1:{settings.action_port}/health",
-            env={**app_env, "SANIC_HOST": "127.0.0.1"},  # rasa-sdk's only way to not listen on 0.0.0.0
+            argv=[python, "-m", "actions.server"],
+            health_url=f"http://{settings.action_host}:{settings.action_port}/health",
+            env=app_env,
         ),
         ProcessSpec(
             name="rasa",
             argv=[
-                str(RASA_BIN / "rasa"),
+                str(RASA_BIN / "python"),
+                "-m",
+                "bot.serve",  # `rasa run` with --jwt-secret from RASA_JWT_SECRET (not visible in ps)
                 "run",
                 "--enable-api",
                 "--interface",
-                "127.0.0.1",
+                settings.rasa_host,
                 "--port",
                 str(settings.rasa_port),
                 "--model",
@@ -77,7 +80,7 @@ def service_specs(settings: Settings, model_path: Path) -> list[ProcessSpec]:
                 "--credentials",
                 "credentials.yml",
             ],
-            health_url=f"http://127.0.0.1:{settings.rasa_port}/status",
+            health_url=f"http://{settings.rasa_host}:{settings.rasa_port}/",
             env={**rasa_env(), **settings_env(settings)},
         ),
         ProcessSpec(
@@ -93,7 +96,7 @@ def service_specs(settings: Settings, model_path: Path) -> list[ProcessSpec]:
                 "--port",
                 str(settings.api_port),
             ],
-            health_url=f"http://127.0.0.1:{settings.api_port}/health",
+            health_url=f"http://{settings.api_host}:{settings.api_port}/health",
             env=app_env,
         ),
     ]

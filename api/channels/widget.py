@@ -16,17 +16,18 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 from starlette.websockets import WebSocketState
 
 from api.channels.identity import WEB_USER_ID_RE, sign_web_user_id, verify_identity_token
 from api.deps import HubDep, SettingsDep
 from api.errors import CustomerFacingError
 from api.hub.conversation_hub import ConversationHub, InboundMessage
+from api.security import CleanStr, normalise_text
 from api.texts import text
 from crm.schemas import ConversationOut, MessageOut
 
@@ -45,10 +46,12 @@ router = APIRouter(prefix="/api/widget", tags=["widget"])
 
 class WidgetMessageIn(BaseModel):
     user_id: str = Field(pattern=WEB_USER_ID_RE.pattern, description="The browser's anonymous id")
-    text: str = Field(default="", description="What the customer typed, or the title of the button pressed")
-    payload: str | None = Field(default=None, max_length=256, pattern=r"^/", description="A button's payload")
-    client_message_id: str | None = Field(default=None, max_length=64, description="Retry key")
-    identity_token: str | None = Field(default=None, max_length=256, description="Signed logged-in identity")
+    text: CleanStr = Field(default="", description="What the customer typed, or the title of the button pressed")
+    payload: Annotated[str, Field(max_length=256, pattern=r"^/"), AfterValidator(normalise_text)] | None = Field(
+        default=None, description="A button's payload"
+    )
+    client_message_id: CleanStr | None = Field(default=None, max_length=64, description="Retry key")
+    identity_token: CleanStr | None = Field(default=None, max_length=256, description="Signed logged-in identity")
 
 
 class WidgetMessageView(BaseModel):
@@ -63,6 +66,12 @@ class WidgetMessageView(BaseModel):
     # The page's own retry key on the customer's messages: matches a pending message to its stored copy.
     client_message_id: str | None = None
     created_at: datetime
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # The CRM stores UTC; SQLite hands it back naive. RFC 3339 (the schema's date-time) needs the offset.
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
     @classmethod
     def of(cls, message: MessageOut) -> WidgetMessageView:
@@ -133,7 +142,7 @@ async def post_message(body: WidgetMessageIn, hub: HubDep, settings: SettingsDep
         )
     if not message_text:
         prompt = WidgetMessageView(
-            id=0, direction="out", sender="system", text=text("empty_message"), created_at=datetime.now()
+            id=0, direction="out", sender="system", text=text("empty_message"), created_at=datetime.now(timezone.utc)
         )
         return WidgetReplyOut(conversation_id=None, message_id=None, replies=[prompt])
 

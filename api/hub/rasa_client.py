@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,8 +60,15 @@ def parse_rest_replies(body: Any) -> list[BotReply]:
 class RasaClient:
     """Sends one customer message to Rasa and returns the bot's replies."""
 
-    def __init__(self, http: httpx.AsyncClient, base_url: str, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        timeout_seconds: float,
+        headers: Callable[[], Mapping[str, str]] | None = None,  # e.g. the JWT Rasa requires
+    ) -> None:
         self._http = http
+        self._headers = headers
         self._url = base_url.rstrip("/") + REST_WEBHOOK_PATH
         self._timeout = timeout_seconds
 
@@ -70,6 +78,7 @@ class RasaClient:
                 self._url,
                 json={"sender": sender_id, "message": message, "metadata": metadata},
                 timeout=self._timeout,
+                headers=self._headers() if self._headers else None,
             )
             response.raise_for_status()
             return parse_rest_replies(response.json())

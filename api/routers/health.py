@@ -1,4 +1,4 @@
-"""Liveness of the hub and of what it depends on."""
+"""Liveness of the hub and of what it depends on, including whether the database takes writes."""
 
 from __future__ import annotations
 
@@ -7,39 +7,80 @@ import asyncio
 import httpx
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import SettingsDep
 from api.hub.probe import is_reachable
 
 router = APIRouter(tags=["health"])
 
+# A write probe that cannot get the database's write lock in this time reports it unwritable.
+WRITE_PROBE_TIMEOUT_SECONDS = 1.0
+
 
 class HealthOut(BaseModel):
     status: str
     database: bool
+    database_writable: bool
     rasa: bool
     action_server: bool
 
 
+def database_readable(factory: sessionmaker[Session]) -> bool:
+    """Answers a query. Outside a write transaction (SQLite's BEGIN IMMEDIATE would wait for a writer)."""
+    try:
+        connection = factory.kw["bind"].raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+            cursor.close()
+            connection.rollback()
+        finally:
+            connection.close()
+        return True
+    except Exception:
+        return False
+
+
+def database_writable(factory: sessionmaker[Session], timeout_seconds: float = WRITE_PROBE_TIMEOUT_SECONDS) -> bool:
+    """A real write (Alembic's version row rewritten to itself), rolled back: fails when locked or read-only.
+
+    SQLite: the transaction takes the write lock up front (BEGIN IMMEDIATE, crm/db.py), so it fails when
+    another writer holds it past the busy timeout (DB_BUSY_TIMEOUT_SECONDS) or the file is read-only.
+    PostgreSQL: the row lock within `timeout_seconds`, on a server that accepts writes.
+    """
+    try:
+        with factory() as session:
+            connection = session.connection()
+            if connection.dialect.name == "postgresql":
+                milliseconds = int(timeout_seconds * 1000)
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{milliseconds}ms'")
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = '{milliseconds}ms'")
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+            session.rollback()
+        return True
+    except Exception:
+        return False
+
+
 @router.get("/health", response_model=HealthOut)
 async def health(request: Request, response: Response, settings: SettingsDep) -> HealthOut:
-    """200 when the database, Rasa and the action server all answer; 503 otherwise."""
-
-    def database_ok() -> bool:
-        try:
-            with request.app.state.session_factory() as session:
-                session.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            return False
-
+    """200 when the database takes writes and Rasa and the action server answer; 503 otherwise."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
     http: httpx.AsyncClient = request.app.state.http
-    database, rasa, actions = await asyncio.gather(
-        asyncio.to_thread(database_ok),
-        is_reachable(http, settings.rasa_url.rstrip("/") + "/"),
+    readable, writable, rasa, actions = await asyncio.gather(
+        asyncio.to_thread(database_readable, factory),
+        asyncio.to_thread(database_writable, factory),
+        is_reachable(http, settings.rasa_urls[0].rstrip("/") + "/"),
         is_reachable(http, settings.action_health_url),
     )
-    ok = database and rasa and actions
+    ok = readable and writable and rasa and actions
     response.status_code = 200 if ok else 503
-    return HealthOut(status="ok" if ok else "degraded", database=database, rasa=rasa, action_server=actions)
+    return HealthOut(
+        status="ok" if ok else "degraded",
+        database=readable,
+        database_writable=writable,
+        rasa=rasa,
+        action_server=actions,
+    )

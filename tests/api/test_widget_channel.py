@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -251,7 +252,12 @@ def test_oversized_request_body_is_refused_before_parsing(client: TestClient) ->
 
 
 def test_dev_identity_is_not_served_outside_development(seeded_sessionmaker: sessionmaker[Session]) -> None:
-    settings = Settings(app_env="production", widget_secret="real-secret")
+    settings = Settings(
+        app_env="production",
+        widget_secret="w" + secrets.token_urlsafe(32),
+        rasa_jwt_secret="r" + secrets.token_urlsafe(32),
+        action_server_token="a" + secrets.token_urlsafe(32),
+    )
     with TestClient(create_app(seeded_sessionmaker, settings)) as production:
         assert production.get("/api/widget/dev-identity", params={"web_user_id": "demo-gold"}).status_code == 404
 

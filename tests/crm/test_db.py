@@ -6,7 +6,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
+from crm.db import busy_timeout_ms, make_engine
 from crm.models import Conversation
 
 
@@ -16,7 +16,7 @@ def test_sqlite_connections_enable_foreign_keys_wal_and_busy_timeout(tmp_path: P
         with engine.connect() as connection:
             assert connection.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
             assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
-            assert connection.execute(text("PRAGMA busy_timeout")).scalar_one() == SQLITE_BUSY_TIMEOUT_MS
+            assert connection.execute(text("PRAGMA busy_timeout")).scalar_one() == busy_timeout_ms()
     finally:
         engine.dispose()
 

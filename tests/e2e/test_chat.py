@@ -14,6 +14,7 @@ import websockets
 from sqlalchemy import select, update
 
 from api.main import ACTIONS_ALIVE_TTL_SECONDS
+from api.security import ServiceToken
 from crm.models import Conversation, Customer, FaqEntry, Message
 from crm.services import conversation_ownership
 from crm.types import utcnow
@@ -115,7 +116,10 @@ def test_faq_answer_comes_from_the_crm_and_an_edit_is_live_on_the_next_message(
 
 def test_rasa_parse_returns_contract_names(live_stack: LiveStack) -> None:
     response = httpx.post(
-        f"{live_stack.rasa_url}/model/parse", json={"text": "帮我查下订单DD202611200017到哪了"}, timeout=30
+        f"{live_stack.rasa_url}/model/parse",
+        json={"text": "帮我查下订单DD202611200017到哪了"},
+        headers=ServiceToken(live_stack.settings.rasa_jwt_secret).headers(),
+        timeout=30,
     )
     parsed = response.json()
     assert parsed["intent"]["name"] == "order_status"

@@ -1,0 +1,91 @@
+"""The action server's entry point: rasa-sdk's app, callable only by Rasa, on the configured interface.
+
+`python -m actions.server` replaces `python -m rasa_sdk`. Every route except /health needs
+`Authorization: Bearer <ACTION_SERVER_TOKEN>` (Rasa sends it: see endpoints.yml); anything else gets 401,
+so no other process can hand the actions a forged tracker (another customer's id, injected slots).
+
+Each call also gets a commit deadline: Rasa stops waiting after ACTION_TIMEOUT_SECONDS, so a CRM
+transaction that would commit after `action_commit_deadline_seconds` is rolled back instead. A
+customer who was told "系统繁忙" never finds a booking or ticket created behind their back.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from contextvars import ContextVar
+from typing import Any
+
+from rasa_sdk import utils  # type: ignore[import-untyped]
+from rasa_sdk.endpoint import create_app  # type: ignore[import-untyped]
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from core.logging import install_pii_masking
+from core.settings import Settings, get_settings_or_exit
+
+logger = logging.getLogger(__name__)
+
+OPEN_PATHS = frozenset({"/health"})
+_commit_deadline: ContextVar[float | None] = ContextVar("action_commit_deadline", default=None)
+
+
+class CommitTooLateError(RuntimeError):
+    """The action's caller has given up; committing now would write behind the customer's back."""
+
+
+def _refuse_late_commit(session: Session) -> None:
+    deadline = _commit_deadline.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise CommitTooLateError("commit refused: past the action call's deadline (Rasa has stopped waiting)")
+
+
+def install_commit_guard() -> None:
+    if not event.contains(Session, "before_commit", _refuse_late_commit):
+        event.listen(Session, "before_commit", _refuse_late_commit)
+
+
+def bearer_matches(header: str | None, token: str) -> bool:
+    """Constant-time check of `Authorization: Bearer <token>` (any non-ASCII header simply fails)."""
+    expected = f"Bearer {token}".encode()
+    provided = (header or "").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(provided, expected)
+
+
+def create_action_app(settings: Settings, action_package: str = "actions") -> Sanic:
+    # No CORS: a browser has no business calling the action server.
+    app = create_app(action_package, cors_origins=None)
+    token = settings.action_server_token
+    budget = settings.action_commit_deadline_seconds
+    install_commit_guard()
+
+    @app.on_request
+    async def _authenticate(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS:
+            return None
+        if not bearer_matches(request.headers.get("authorization"), token):
+            logger.warning("Refused unauthenticated %s %s from %s", request.method, request.path, request.ip)
+            return response.json({"error": "unauthorized"}, status=401)
+        _commit_deadline.set(time.monotonic() + budget)
+        return None
+
+    return app
+
+
+def main() -> None:
+    settings = get_settings_or_exit()
+    utils.configure_colored_logging("INFO")
+    utils.update_sanic_log_level()
+    install_pii_masking()
+    app = create_action_app(settings)
+    logger.info("Action server on %s:%s (token required)", settings.action_host, settings.action_port)
+    run_kwargs: dict[str, Any] = {"workers": utils.number_of_sanic_workers(), "access_log": False}
+    app.run(settings.action_host, settings.action_port, **run_kwargs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The action server's entry point: token required except /health, bound to ACTION_HOST, late commits refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from actions.server import CommitTooLateError, _commit_deadline, bearer_matches, install_commit_guard
+from core.settings import PROJECT_ROOT
+from crm.models import Store
+from stack.ephemeral import free_port
+
+TOKEN = "test-action-token-0123456789abcdefghij"
+
+
+@pytest.fixture(scope="module")
+def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("actions") / "actions.log"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "ACTION_PORT": str(port), "ACTION_SERVER_TOKEN": TOKEN}
+    with log.open("wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "actions.server"], env=env, stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            try:
+                httpx.get(url + "/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def action_call(name: str = "action_greet") -> dict:
+    return {
+        "next_action": name,
+        "sender_id": "conversation-1",
+        "version": "3.6.21",
+        "tracker": {
+            "sender_id": "conversation-1",
+            "slots": {},
+            "latest_message": {"text": "你好", "intent": {"name": "greet"}, "entities": []},
+            "events": [],
+            "latest_event_time": None,
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+        },
+        "domain": {"responses": {}, "slots": {}, "intents": [], "entities": [], "actions": [], "forms": {}},
+    }
+
+
+def test_health_is_open_but_every_other_route_needs_the_token(action_server: str) -> None:
+    assert httpx.get(action_server + "/health").status_code == 200
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": TOKEN},
+        {"Authorization": "Bearer é".encode()},
+    ):
+        assert httpx.post(action_server + "/webhook", json=action_call(), headers=headers).status_code == 401
+        assert httpx.get(action_server + "/actions", headers=headers).status_code == 401
+
+
+def test_rasas_call_with_the_token_runs_the_action(action_server: str) -> None:
+    response = httpx.post(
+        action_server + "/webhook", json=action_call(), headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    )
+    assert response.status_code != 401
+    listed = httpx.get(action_server + "/actions", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert {"name": "action_greet"} in listed.json()
+
+
+def test_it_listens_only_on_the_configured_interface(action_server: str) -> None:
+    """Bound to 127.0.0.1 (ACTION_HOST), it does not answer on another address, not even 127.0.0.2."""
+    port = int(action_server.rsplit(":", 1)[1])
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.2:{port}/health", timeout=2)
+
+
+def test_bearer_matches_is_exact() -> None:
+    assert bearer_matches(f"Bearer {TOKEN}", TOKEN)
+    assert not bearer_matches(f"Bearer {TOKEN}x", TOKEN)
+    assert not bearer_matches(None, TOKEN)
+    assert not bearer_matches("Bearer \udcff", TOKEN)
+
+
+def test_a_commit_after_the_calls_deadline_is_rolled_back(seeded_sessionmaker: sessionmaker[Session]) -> None:
+    install_commit_guard()
+
+    def count() -> int:
+        with seeded_sessionmaker() as session:
+            return session.scalar(select(func.count()).select_from(Store)) or 0
+
+    before = count()
+    with seeded_sessionmaker() as session:
+        template = session.scalars(select(Store)).first()
+        assert template is not None
+        columns = {c.key: getattr(template, c.key) for c in Store.__table__.columns if c.key != "id"}
+    columns["code"] = "late-store"
+
+    token = _commit_deadline.set(time.monotonic() - 0.01)  # Rasa gave up a moment ago
+    try:
+        with pytest.raises(CommitTooLateError):
+            with seeded_sessionmaker.begin() as session:
+                session.add(Store(**columns))
+    finally:
+        _commit_deadline.reset(token)
+    assert count() == before
+
+    token = _commit_deadline.set(time.monotonic() + 30)  # in time: written
+    try:
+        with seeded_sessionmaker.begin() as session:
+            session.add(Store(**columns))
+    finally:
+        _commit_deadline.reset(token)
+    assert count() == before + 1
+
+
+def test_outside_an_action_call_commits_are_not_affected(seeded_sessionmaker: sessionmaker[Session]) -> None:
+    install_commit_guard()
+    with seeded_sessionmaker.begin() as session:
+        session.execute(select(1))

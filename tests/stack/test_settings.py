@@ -1,0 +1,93 @@
+"""Topology derived from hosts and ports, time budgets in order, secrets refused with one line."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from core.settings import PROJECT_ROOT, Settings, secret_problem
+from stack.processes import service_specs, settings_env
+
+
+def strong() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def test_urls_follow_the_ports_and_hosts() -> None:
+    settings = Settings(rasa_port=5605, action_port=5655, rasa_host="10.0.0.5", action_host="10.0.0.6")
+    assert settings.rasa_url == "http://10.0.0.5:5605"
+    assert settings.action_endpoint_url == "http://10.0.0.6:5655/webhook"
+    assert settings.action_health_url == "http://10.0.0.6:5655/health"
+
+
+def test_explicit_urls_win_and_may_be_lists() -> None:
+    settings = Settings(rasa_url="http://a:1, http://b:2", action_endpoint_url="http://c:3/webhook,http://d:4/webhook")
+    assert settings.rasa_urls == ["http://a:1", "http://b:2"]
+    assert settings.action_endpoint_urls == ["http://c:3/webhook", "http://d:4/webhook"]
+    assert settings.action_health_url == "http://c:3/health"
+    assert settings_env(settings)["ACTION_ENDPOINT_URL"] == "http://c:3/webhook"
+
+
+def test_every_process_gets_the_same_derived_topology(tmp_path: object) -> None:
+    settings = Settings(rasa_port=5605, action_port=5655, api_port=8600)
+    actions, rasa, api = service_specs(settings, PROJECT_ROOT / "models" / "m.tar.gz")
+    for spec in (actions, rasa, api):
+        assert spec.env["RASA_URL"] == "http://127.0.0.1:5605"
+        assert spec.env["ACTION_ENDPOINT_URL"] == "http://127.0.0.1:5655/webhook"
+    assert rasa.argv[rasa.argv.index("--interface") + 1] == "127.0.0.1"
+    assert rasa.argv[rasa.argv.index("--port") + 1] == "5605"
+    assert "--jwt-secret" not in rasa.argv  # read from the environment inside the process (bot/serve.py)
+    assert actions.argv[-2:] == ["-m", "actions.server"]
+
+
+def test_time_budgets_are_ordered_inside_the_message_budget() -> None:
+    settings = Settings()
+    busy = settings.db_busy_timeout_seconds
+    assert settings.message_budget_seconds < 5.0  # WeChat's passive reply window
+    assert 2 * busy + settings.rasa_timeout <= settings.message_budget_seconds
+    assert settings.action_commit_deadline_seconds < settings.action_timeout < settings.rasa_timeout
+    tight = Settings(message_budget_seconds=3.0, db_busy_timeout_seconds=0.5)
+    assert (tight.rasa_timeout, tight.action_timeout, tight.action_commit_deadline_seconds) == (2.0, 1.5, 1.0)
+
+
+@pytest.mark.parametrize("value", ["", "x", "changethis", "CHANGETHIS", "a" * 40, "short-but-random-1234"])
+def test_weak_secrets_are_refused_outside_development(value: str) -> None:
+    assert secret_problem(value) is not None
+    with pytest.raises(ValueError, match="WIDGET_SECRET"):
+        Settings(app_env="production", widget_secret=value, rasa_jwt_secret=strong(), action_server_token=strong())
+
+
+@pytest.mark.parametrize("name", ["widget_secret", "rasa_jwt_secret", "action_server_token"])
+def test_each_secret_is_checked_and_named(name: str) -> None:
+    values = {"widget_secret": strong(), "rasa_jwt_secret": strong(), "action_server_token": strong(), name: "x"}
+    with pytest.raises(ValueError, match=name.upper()):
+        Settings(app_env="production", **values)
+
+
+def test_long_random_secrets_are_accepted_and_development_keeps_its_defaults() -> None:
+    Settings(app_env="production", widget_secret=strong(), rasa_jwt_secret=strong(), action_server_token=strong())
+    assert Settings(app_env="development").widget_secret == "changethis"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        ["-c", "from core.settings import get_settings_or_exit; get_settings_or_exit()"],
+        ["-m", "uvicorn", "--factory", "api.main:create_app", "--port", "1"],
+        ["-m", "actions.server"],
+        ["-m", "stack", "prepare"],
+    ],
+    ids=["settings", "api", "action-server", "launcher"],
+)
+def test_a_weak_secret_stops_each_process_with_one_line_naming_it(entry: list[str]) -> None:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "APP_ENV": "production", "WIDGET_SECRET": "CHANGETHIS"}
+    env.update(RASA_JWT_SECRET=strong(), ACTION_SERVER_TOKEN=strong())
+    result = subprocess.run([sys.executable, *entry], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "WIDGET_SECRET" in line]
+    assert len(errors) == 1 and errors[0].startswith("Configuration error: WIDGET_SECRET is a known default")
