@@ -13,6 +13,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 _INSECURE_SECRET = "changethis"
 
+# --- WeChat official account (api/channels/wechat) -------------------------------------------------
+# Development defaults are a contract: outside tools drive a fresh `make run` with them. Outside
+# development an unset or default value is refused at start-up.
+WECHAT_DEVELOPMENT_DEFAULTS: dict[str, str] = {
+    "wechat_token": "dev-wechat-token",
+    "wechat_appid": "wx0123456789abcdef",
+    "wechat_secret": "dev-wechat-secret",
+    "wechat_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+}
+# ----------------------------------------------------------------------------------------------------
+
 
 class Settings(BaseSettings):
     """Configuration with sane development defaults; see .env.example."""
@@ -35,6 +46,28 @@ class Settings(BaseSettings):
     widget_secret: str = _INSECURE_SECRET
 
     max_message_chars: int = 2000
+
+    # --- WeChat official account (api/channels/wechat; defaults: WECHAT_DEVELOPMENT_DEFAULTS) ---------
+    wechat_token: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_token"]
+    wechat_appid: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_appid"]
+    wechat_secret: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_secret"]
+    # The 43-character EncodingAESKey of safe mode (安全模式).
+    wechat_aes_key: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_aes_key"]
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    # WeChat gives up after 5 s; an answer not ready by then goes out through the customer-service API.
+    wechat_passive_reply_seconds: float = 3.5
+
+    @model_validator(mode="after")
+    def _refuse_default_wechat_credentials_outside_development(self) -> Settings:
+        if self.app_env != "development":
+            for field, default in WECHAT_DEVELOPMENT_DEFAULTS.items():
+                if getattr(self, field) in ("", default):
+                    raise ValueError(f"{field.upper()} must be set to the official account's value outside development")
+        if len(self.wechat_aes_key) != 43:
+            raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
+        return self
+
+    # ----------------------------------------------------------------------------------------------------
     timezone: str = "Asia/Shanghai"
 
     @field_validator("redis_url", "tracker_database_url", mode="before")
