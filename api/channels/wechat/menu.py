@@ -13,10 +13,15 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import yaml
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from core.settings import Settings
 
 MENU_FILE = Path(__file__).with_name("menu.yml")
 # WeChat's limits: 3 top-level buttons, 5 sub-buttons each, names of 16 / 60 bytes, keys of 128 bytes.
@@ -96,19 +101,22 @@ def wechat_menu_json(buttons: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def publish(menu: dict[str, Any]) -> None:
+async def publish(
+    menu: dict[str, Any], settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
+) -> None:
+    """POSTs the menu to WECHAT_API_BASE with the account's (cached) access token."""
     from api.channels.wechat.api_client import WeChatApiClient
     from core.settings import get_settings
     from crm.db import get_sessionmaker
 
-    settings = get_settings()
+    settings = settings or get_settings()
     async with httpx.AsyncClient(timeout=10.0) as http:
         client = WeChatApiClient(
             http=http,
             base_url=settings.wechat_api_base,
             appid=settings.wechat_appid,
             secret=settings.wechat_secret,
-            session_factory=get_sessionmaker(),
+            session_factory=session_factory or get_sessionmaker(),
         )
         await client.create_menu(menu)
 
