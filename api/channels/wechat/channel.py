@@ -220,8 +220,9 @@ class WeChatChannel:
                 rasa_payload=rasa_payload,
             )
         )
-        # A duplicate means another attempt already got (and delivers) these replies.
-        return result.conversation, [] if result.duplicate else result.replies
+        # Only the attempt holding the claim gets here; a duplicate means an earlier attempt stored the message
+        # and then failed (its claim was released), so its replies, if any, were never delivered.
+        return result.conversation, result.replies
 
     async def _agent_owns(self, openid: str) -> bool:
         conversation = await self._in_session(
