@@ -220,13 +220,19 @@ def confirm_binding(session: Session, *, openid: str, code_hash: str, max_attemp
     customer_id = row.customer_id
     session.delete(row)
     # An openid belongs to one customer: a previous binding (e.g. a family member's phone) is moved.
-    session.execute(update(Customer).where(Customer.wechat_openid == openid).values(wechat_openid=None))
-    session.execute(update(Customer).where(Customer.id == customer_id).values(wechat_openid=openid))
-    session.execute(
-        update(Conversation)
-        .where(Conversation.channel == CHANNEL, Conversation.channel_user_id == openid, Conversation.status == "open")
-        .values(customer_id=customer_id)
-    )
+    for previous in session.scalars(select(Customer).where(Customer.wechat_openid == openid)):
+        previous.wechat_openid = None
+    session.flush()
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return BindingResult.NO_CODE, 0
+    customer.wechat_openid = openid
+    for conversation in session.scalars(
+        select(Conversation).where(
+            Conversation.channel == CHANNEL, Conversation.channel_user_id == openid, Conversation.status == "open"
+        )
+    ):
+        conversation.customer_id = customer_id
     session.flush()
     return BindingResult.BOUND, left
 

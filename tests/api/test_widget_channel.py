@@ -18,6 +18,13 @@ from core.settings import Settings
 from crm.models import Conversation, Customer, Message
 
 SECRET = "test-secret"
+# Outside development the WeChat channel needs the account's own credentials too.
+REAL_WECHAT_ACCOUNT = {
+    "wechat_token": "real-token",
+    "wechat_appid": "wx1111111111111111",
+    "wechat_secret": "real-wechat-secret",
+    "wechat_aes_key": "R" * 43,
+}
 
 
 @dataclass
@@ -244,11 +251,11 @@ def test_oversized_request_body_is_refused_before_parsing(client: TestClient) ->
 
 
 def test_dev_identity_is_not_served_outside_development(seeded_sessionmaker: sessionmaker[Session]) -> None:
-    settings = Settings(app_env="production", widget_secret="real-secret")
+    settings = Settings(app_env="production", widget_secret="real-secret", **REAL_WECHAT_ACCOUNT)
     with TestClient(create_app(seeded_sessionmaker, settings)) as production:
         assert production.get("/api/widget/dev-identity", params={"web_user_id": "demo-gold"}).status_code == 404
 
 
 def test_default_secret_is_refused_outside_development() -> None:
     with pytest.raises(ValueError, match="WIDGET_SECRET"):
-        Settings(app_env="production", widget_secret="changethis")
+        Settings(app_env="production", widget_secret="changethis", **REAL_WECHAT_ACCOUNT)

@@ -142,6 +142,8 @@ def _incoming(fields: dict[str, Any]) -> Incoming:
     msg_id = _text(fields, "MsgId")
     if msg_type != "event" and not msg_id:
         raise MalformedRequestError("message without MsgId")
+    if msg_id is not None and (len(msg_id) > 64 or len(create_time) > 20):
+        raise MalformedRequestError("MsgId or CreateTime too long")
     return Incoming(
         openid=openid,
         account=account,

@@ -34,6 +34,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             sms=getattr(app.state, "wechat_sms_sender", None) or LoggingSmsSender(),
         )
         app.state.wechat = channel
+        # The event-driven hub (branch `hub`) delivers agent and system messages through each channel's Delivery.
+        register_delivery = getattr(app.state.hub, "register_delivery", None)
+        if register_delivery is not None:
+            register_delivery("wechat", channel.delivery)
         yield
         await channel.drain()
 
