@@ -103,6 +103,12 @@ class WeChatChannel:
             await self._in_session(wechat_state.switch_to_push, msg_key=incoming.key)
             self._spawn(self._push_when_ready(work, incoming))
             return SUCCESS
+        except asyncio.CancelledError:
+            # WeChat hung up (or the server is stopping) while the answer is being worked out: push it instead.
+            if not work.done():
+                await self._in_session(wechat_state.switch_to_push, msg_key=incoming.key)
+                self._spawn(self._push_when_ready(work, incoming))
+            raise
         except BaseException:
             # Nothing was answered: let WeChat's retry start again (the hub keeps the inbound row once).
             await self._in_session(wechat_state.release_inbound, msg_key=incoming.key)
@@ -114,7 +120,7 @@ class WeChatChannel:
         texts = [outcome.notice] if outcome.notice else rendered.texts
         one_reply = join_for_one_reply(texts) if texts else None
         if one_reply is not None and await self._in_session(wechat_state.settle_passive, msg_key=incoming.key):
-            if outcome.conversation is not None:
+            if outcome.conversation is not None and outcome.replies:
                 await self._in_session(
                     wechat_state.remember_choices, conversation_id=outcome.conversation.id, choices=rendered.choices
                 )
