@@ -36,12 +36,30 @@ CHANNEL = "wechat"
 # --- retries: who answers a message, and how ---------------------------------------------------------
 
 
-def claim_inbound(session: Session, *, msg_key: str, openid: str) -> bool:
-    """True for the first attempt of a message; a retry (same key, any process) gets False and is counted."""
+def claim_inbound(session: Session, *, msg_key: str, openid: str, stale_after: timedelta) -> bool:
+    """True for the attempt that answers a message; a retry (same key, any process) gets False and is counted.
+
+    A claim still pending after `stale_after` belongs to an attempt that died (a live one settles passive or
+    push within the passive-reply window): the retry takes it over.
+    """
     try:
         with session.begin_nested():
-            session.add(WeChatInbound(msg_key=msg_key, openid=openid, reply_mode="pending", retries=0))
+            session.add(
+                WeChatInbound(msg_key=msg_key, openid=openid, reply_mode="pending", retries=0, received_at=utcnow())
+            )
     except IntegrityError:
+        now = utcnow()
+        taken_over = session.execute(
+            update(WeChatInbound)
+            .where(
+                WeChatInbound.msg_key == msg_key,
+                WeChatInbound.reply_mode == "pending",
+                WeChatInbound.received_at < now - stale_after,
+            )
+            .values(retries=WeChatInbound.retries + 1, received_at=now)
+        )
+        if taken_over.rowcount == 1:  # type: ignore[attr-defined]
+            return True
         session.execute(
             update(WeChatInbound).where(WeChatInbound.msg_key == msg_key).values(retries=WeChatInbound.retries + 1)
         )

@@ -309,6 +309,47 @@ def test_retry_while_the_first_attempt_would_still_answer_in_time_moves_the_answ
     assert len(rasa.requests) == 1
 
 
+def test_a_retry_takes_over_a_message_whose_first_attempt_died(
+    client: TestClient, wechat: ScriptedWeChat, rasa: SlowRasa, seeded_sessionmaker: sessionmaker[Session]
+) -> None:
+    xml = wechat.text(GOLD, "还在吗", msg_id="900004")
+    with seeded_sessionmaker.begin() as session:  # an API process claimed it, then crashed
+        session.add(
+            WeChatInbound(
+                msg_key="msg:900004",
+                openid=GOLD,
+                reply_mode="pending",
+                retries=0,
+                received_at=utcnow() - timedelta(seconds=PASSIVE_SECONDS + 6),
+            )
+        )
+    assert reply_text(wechat, post(client, wechat, xml)) == "收到：还在吗"
+    assert post(client, wechat, xml).text == "success"
+    assert len(rasa.requests) == 1
+
+
+def test_an_agents_reply_reaches_the_customer_through_the_delivery_port(
+    client: TestClient, wechat: ScriptedWeChat, fake_api: FakeWeChatApi, seeded_sessionmaker: sessionmaker[Session]
+) -> None:
+    from crm.schemas import ConversationOut, OutgoingMessage
+    from crm.services import conversations
+
+    post(client, wechat, wechat.text(GOLD, "转人工"))
+    with seeded_sessionmaker.begin() as session:
+        conversation = session.scalar(select(Conversation).where(Conversation.channel_user_id == GOLD))
+        [agent_message] = conversations.record_outbound_messages(
+            session,
+            conversation_id=conversation.id,
+            reply_to_id=None,
+            sender="agent",
+            messages=[OutgoingMessage(text="您好，我是客服小林，您的订单已为您加急。")],
+        )
+        view = ConversationOut.model_validate(conversation)
+    assert client.portal is not None
+    client.portal.call(client.app.state.wechat.delivery.deliver, view, agent_message)
+    assert [(m.touser, m.content) for m in fake_api.sent] == [(GOLD, "您好，我是客服小林，您的订单已为您加急。")]
+
+
 def test_token_expiring_mid_conversation_is_refreshed_once_and_the_message_still_arrives(
     client: TestClient, wechat: ScriptedWeChat, rasa: SlowRasa, fake_api: FakeWeChatApi
 ) -> None:

@@ -15,6 +15,8 @@ from crm.services import wechat_state
 from crm.services.wechat_state import BindingResult
 from crm.types import utcnow
 
+STALE = timedelta(seconds=10)
+
 
 def test_a_message_is_claimed_by_exactly_one_attempt_while_the_first_is_uncommitted(
     blank_sessionmaker: sessionmaker[Session],
@@ -25,12 +27,12 @@ def test_a_message_is_claimed_by_exactly_one_attempt_while_the_first_is_uncommit
     def retry() -> None:
         try:
             with blank_sessionmaker.begin() as session:
-                results.append(wechat_state.claim_inbound(session, msg_key="msg:1", openid="o-1"))
+                results.append(wechat_state.claim_inbound(session, msg_key="msg:1", openid="o-1", stale_after=STALE))
         except BaseException as error:  # surfaced by the assertion below
             errors.append(error)
 
     with blank_sessionmaker.begin() as session:
-        assert wechat_state.claim_inbound(session, msg_key="msg:1", openid="o-1") is True
+        assert wechat_state.claim_inbound(session, msg_key="msg:1", openid="o-1", stale_after=STALE) is True
         worker = threading.Thread(target=retry)
         worker.start()
         time.sleep(0.3)  # the retry waits on our uncommitted row (or the write lock)
@@ -42,8 +44,8 @@ def test_a_message_is_claimed_by_exactly_one_attempt_while_the_first_is_uncommit
 
 def test_passive_and_push_exclude_each_other(blank_sessionmaker: sessionmaker[Session]) -> None:
     with blank_sessionmaker.begin() as session:
-        wechat_state.claim_inbound(session, msg_key="a", openid="o-1")
-        wechat_state.claim_inbound(session, msg_key="b", openid="o-1")
+        wechat_state.claim_inbound(session, msg_key="a", openid="o-1", stale_after=STALE)
+        wechat_state.claim_inbound(session, msg_key="b", openid="o-1", stale_after=STALE)
     with blank_sessionmaker.begin() as session:
         assert wechat_state.switch_to_push(session, msg_key="a") is True
         assert wechat_state.settle_passive(session, msg_key="a") is False  # a retry moved it first
@@ -55,9 +57,23 @@ def test_passive_and_push_exclude_each_other(blank_sessionmaker: sessionmaker[Se
 
 def test_released_claim_lets_the_next_retry_start_again(blank_sessionmaker: sessionmaker[Session]) -> None:
     with blank_sessionmaker.begin() as session:
-        wechat_state.claim_inbound(session, msg_key="c", openid="o-1")
+        wechat_state.claim_inbound(session, msg_key="c", openid="o-1", stale_after=STALE)
         wechat_state.release_inbound(session, msg_key="c")
-        assert wechat_state.claim_inbound(session, msg_key="c", openid="o-1") is True
+        assert wechat_state.claim_inbound(session, msg_key="c", openid="o-1", stale_after=STALE) is True
+
+
+def test_a_claim_left_pending_by_a_dead_attempt_is_taken_over_by_a_retry(
+    blank_sessionmaker: sessionmaker[Session],
+) -> None:
+    with blank_sessionmaker.begin() as session:
+        for key in ("dead", "answered"):
+            wechat_state.claim_inbound(session, msg_key=key, openid="o-1", stale_after=STALE)
+        wechat_state.settle_passive(session, msg_key="answered")
+        session.execute(update(WeChatInbound).values(received_at=utcnow() - timedelta(seconds=11)))
+    with blank_sessionmaker.begin() as session:
+        assert wechat_state.claim_inbound(session, msg_key="dead", openid="o-1", stale_after=STALE) is True
+        assert wechat_state.claim_inbound(session, msg_key="dead", openid="o-1", stale_after=STALE) is False
+        assert wechat_state.claim_inbound(session, msg_key="answered", openid="o-1", stale_after=STALE) is False
 
 
 def test_access_token_cache_honours_expiry_and_forgets_only_the_rejected_token(

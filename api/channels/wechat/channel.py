@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -42,6 +43,7 @@ SUCCESS = "success"  # WeChat's "received, nothing to say now"
 MEDIA_TYPES = frozenset({"image", "voice", "video", "shortvideo", "location", "link", "file"})
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CHOICE_NUMBER = re.compile(r"^\d{1,2}$")
+STALE_CLAIM_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class WeChatChannel:
         self.delivery = WeChatDelivery(self.api, session_factory)
         self._binding = OpenidBinding(session_factory, sms, settings.wechat_secret)
         self._background: set[asyncio.Task[None]] = set()
+        # A live first attempt settles its claim within the passive window; one pending much longer has died.
+        self._stale_claim = timedelta(seconds=settings.wechat_passive_reply_seconds + STALE_CLAIM_MARGIN_SECONDS)
 
     async def _in_session(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         def work() -> T:
@@ -91,7 +95,9 @@ class WeChatChannel:
 
     async def answer(self, query: CallbackQuery, incoming: Incoming) -> str:
         """The HTTP response body for one verified message: a passive reply or `success`."""
-        first = await self._in_session(wechat_state.claim_inbound, msg_key=incoming.key, openid=incoming.openid)
+        first = await self._in_session(
+            wechat_state.claim_inbound, msg_key=incoming.key, openid=incoming.openid, stale_after=self._stale_claim
+        )
         if not first:
             moved = await self._in_session(wechat_state.switch_to_push, msg_key=incoming.key)
             logger.info("WeChat retry of %s (%s)", incoming.key, "moved to push" if moved else "already answered")
