@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,17 +13,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 _INSECURE_SECRET = "changethis"
-
-# --- WeChat official account (api/channels/wechat) -------------------------------------------------
-# Development defaults are a contract: outside tools drive a fresh `make run` with them. Outside
-# development an unset or default value is refused at start-up.
-WECHAT_DEVELOPMENT_DEFAULTS: dict[str, str] = {
-    "wechat_token": "dev-wechat-token",
-    "wechat_appid": "wx0123456789abcdef",
-    "wechat_secret": "dev-wechat-secret",
-    "wechat_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
-}
-# ----------------------------------------------------------------------------------------------------
 
 
 class Settings(BaseSettings):
@@ -46,8 +36,17 @@ class Settings(BaseSettings):
     widget_secret: str = _INSECURE_SECRET
 
     max_message_chars: int = 2000
+    timezone: str = "Asia/Shanghai"
 
-    # --- WeChat official account (api/channels/wechat; defaults: WECHAT_DEVELOPMENT_DEFAULTS) ---------
+    # --- WeChat official account (api/channels/wechat) ----------------------------------------------------
+    # The development defaults are a contract (outside tools drive a fresh `make run` with them); outside
+    # development an unset or default value is refused at start-up.
+    WECHAT_DEVELOPMENT_DEFAULTS: ClassVar[dict[str, str]] = {
+        "wechat_token": "dev-wechat-token",
+        "wechat_appid": "wx0123456789abcdef",
+        "wechat_secret": "dev-wechat-secret",
+        "wechat_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    }
     wechat_token: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_token"]
     wechat_appid: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_appid"]
     wechat_secret: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_secret"]
@@ -60,15 +59,14 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_default_wechat_credentials_outside_development(self) -> Settings:
         if self.app_env != "development":
-            for field, default in WECHAT_DEVELOPMENT_DEFAULTS.items():
-                if getattr(self, field) in ("", default):
-                    raise ValueError(f"{field.upper()} must be set to the official account's value outside development")
+            for name, default in self.WECHAT_DEVELOPMENT_DEFAULTS.items():
+                if getattr(self, name) in ("", default):
+                    raise ValueError(f"{name.upper()} must be set to the official account's value outside development")
         if len(self.wechat_aes_key) != 43:
             raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
         return self
 
-    # ----------------------------------------------------------------------------------------------------
-    timezone: str = "Asia/Shanghai"
+    # --- end of WeChat official account -------------------------------------------------------------------
 
     @field_validator("redis_url", "tracker_database_url", mode="before")
     @classmethod
