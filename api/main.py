@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.channels import wechat, widget
+from api.channels import widget
+from api.channels.wechat.router import router as wechat_router
 from api.errors import error_body, install_error_handlers
 from api.hub.conversation_hub import ConversationHub
 from api.hub.probe import RecentlyAlive, is_reachable
@@ -68,7 +69,7 @@ def create_app(
         return await call_next(request)
 
     app.include_router(widget.router)
-    app.include_router(wechat.router)
+    app.include_router(wechat_router)
     app.include_router(health.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -580,6 +580,26 @@ def test_menu_publish_creates_the_menu_on_the_api(
     assert {"查订单", "预约", "投诉", "人工客服"} <= set(names)
 
 
+def test_menu_publish_command_runs_against_wechat_api_base(fake_api: FakeWeChatApi, seeded_db_url: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WECHAT_API_BASE": fake_api.url, "DATABASE_URL": seeded_db_url, "PYTHONPATH": "."}
+    done = subprocess.run(
+        [sys.executable, "-m", "api.channels.wechat.menu", "publish"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Published 3" in done.stdout
+    assert len(fake_api.menus) == 1 and fake_api.token_fetches == 1
+    fake_api.fail_next("/cgi-bin/menu/create", 40016)
+    failed = subprocess.run(
+        [sys.executable, "-m", "api.channels.wechat.menu", "publish"], env=env, capture_output=True, text=True
+    )
+    assert failed.returncode == 1 and "40016" in failed.stderr
+    assert fake_api.token_fetches == 1  # the cached token was reused from the database
+
+
 def test_default_wechat_credentials_are_refused_outside_development() -> None:
     with pytest.raises(ValueError, match="WECHAT_TOKEN"):
         Settings(app_env="production", widget_secret="real")

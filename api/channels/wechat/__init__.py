@@ -1,5 +1,4 @@
-"""The WeChat official-account channel (公众号): `GET/POST /wechat`, see README "WeChat official account"."""
+"""The WeChat official-account channel (公众号): `GET/POST /wechat` (router.py), see README "WeChat official account".
 
-from api.channels.wechat.router import router
-
-__all__ = ["router"]
+Nothing is imported here, so `python -m api.channels.wechat.menu` runs without loading the whole channel first.
+"""

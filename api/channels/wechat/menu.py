@@ -13,15 +13,15 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import yaml
+from sqlalchemy.orm import Session, sessionmaker
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
-    from core.settings import Settings
+from api.channels.wechat.api_client import WeChatApiClient, WeChatApiError
+from core.settings import Settings, get_settings
+from crm.db import get_sessionmaker
 
 MENU_FILE = Path(__file__).with_name("menu.yml")
 # WeChat's limits: 3 top-level buttons, 5 sub-buttons each, names of 16 / 60 bytes, keys of 128 bytes.
@@ -105,10 +105,6 @@ async def publish(
     menu: dict[str, Any], settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None
 ) -> None:
     """POSTs the menu to WECHAT_API_BASE with the account's (cached) access token."""
-    from api.channels.wechat.api_client import WeChatApiClient
-    from core.settings import get_settings
-    from crm.db import get_sessionmaker
-
     settings = settings or get_settings()
     async with httpx.AsyncClient(timeout=10.0) as http:
         client = WeChatApiClient(
@@ -134,8 +130,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "show":
         sys.stdout.write(json.dumps(menu, ensure_ascii=False, indent=2) + "\n")
         return 0
-    from api.channels.wechat.api_client import WeChatApiError
-
     try:
         asyncio.run(publish(menu))
     except (WeChatApiError, httpx.HTTPError) as exc:
