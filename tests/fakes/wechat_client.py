@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import xmltodict
+import xmltodict  # type: ignore[import-untyped]
 
 from tests.fakes import wechat_crypto
 
