@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.channels import widget
+from api.channels.wechat.router import router as wechat_router
 from api.channels.widget import WebChatDelivery
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.hub.broker import make_broker
@@ -87,6 +88,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)  # outermost: also on the body limit's 413
 
     app.include_router(widget.router)
+    app.include_router(wechat_router)
     app.include_router(health.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -6,6 +6,7 @@ import re
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,36 @@ class Settings(BaseSettings):
     # Keep it equal to session_expiration_time in domain.yml's session_config.
     conversation_idle_minutes: int = Field(default=30, gt=0)
     timezone: str = "Asia/Shanghai"
+
+    # --- WeChat official account (api/channels/wechat) ----------------------------------------------------
+    # The development defaults are a contract (outside tools drive a fresh `make run` with them); outside
+    # development an unset or default value is refused at start-up.
+    WECHAT_DEVELOPMENT_DEFAULTS: ClassVar[dict[str, str]] = {
+        "wechat_token": "dev-wechat-token",
+        "wechat_appid": "wx0123456789abcdef",
+        "wechat_secret": "dev-wechat-secret",
+        "wechat_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+    }
+    wechat_token: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_token"]
+    wechat_appid: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_appid"]
+    wechat_secret: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_secret"]
+    # The 43-character EncodingAESKey of safe mode (安全模式).
+    wechat_aes_key: str = WECHAT_DEVELOPMENT_DEFAULTS["wechat_aes_key"]
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    # WeChat gives up after 5 s; an answer not ready by then goes out through the customer-service API.
+    wechat_passive_reply_seconds: float = 3.5
+
+    @model_validator(mode="after")
+    def _refuse_default_wechat_credentials_outside_development(self) -> Settings:
+        if self.app_env != "development":
+            for name, default in self.WECHAT_DEVELOPMENT_DEFAULTS.items():
+                if getattr(self, name) in ("", default):
+                    raise ValueError(f"{name.upper()} must be set to the official account's value outside development")
+        if len(self.wechat_aes_key) != 43:
+            raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
+        return self
+
+    # --- end of WeChat official account -------------------------------------------------------------------
 
     @field_validator(
         "redis_url", "tracker_database_url", "rasa_timeout_seconds", "action_timeout_seconds", "api_docs", mode="before"

@@ -8,6 +8,14 @@ from crm.models.orders import Order, OrderEvent, OrderItem
 from crm.models.sequences import NumberSequence
 from crm.models.support import Agent, Complaint, CsatResponse, Escalation
 from crm.models.tenant import Business, FaqEntry, Product, Service, Store
+from crm.models.wechat import (
+    WeChatAccessToken,
+    WeChatBindingCode,
+    WeChatDeliveryFailure,
+    WeChatFollower,
+    WeChatInbound,
+    WeChatOfferedChoices,
+)
 
 __all__ = [
     "Agent",
@@ -31,4 +39,10 @@ __all__ = [
     "Store",
     "TierServiceLevel",
     "TimestampMixin",
+    "WeChatAccessToken",
+    "WeChatBindingCode",
+    "WeChatDeliveryFailure",
+    "WeChatFollower",
+    "WeChatInbound",
+    "WeChatOfferedChoices",
 ]

@@ -23,6 +23,13 @@ from crm.schemas import MessageOut, OutgoingMessage
 from crm.services import conversation_ownership, conversations
 
 SECRET = "test-secret"
+# Outside development the WeChat channel needs the account's own credentials too.
+REAL_WECHAT_ACCOUNT = {
+    "wechat_token": "real-token",
+    "wechat_appid": "wx1111111111111111",
+    "wechat_secret": "real-wechat-secret",
+    "wechat_aes_key": "R" * 43,
+}
 
 
 @dataclass
@@ -257,6 +264,7 @@ def test_dev_identity_is_not_served_outside_development(seeded_sessionmaker: ses
         widget_secret="w" + secrets.token_urlsafe(32),
         rasa_jwt_secret="r" + secrets.token_urlsafe(32),
         action_server_token="a" + secrets.token_urlsafe(32),
+        **REAL_WECHAT_ACCOUNT,
     )
     with TestClient(create_app(seeded_sessionmaker, settings)) as production:
         assert production.get("/api/widget/dev-identity", params={"web_user_id": "demo-gold"}).status_code == 404
@@ -264,7 +272,7 @@ def test_dev_identity_is_not_served_outside_development(seeded_sessionmaker: ses
 
 def test_default_secret_is_refused_outside_development() -> None:
     with pytest.raises(ValueError, match="WIDGET_SECRET"):
-        Settings(app_env="production", widget_secret="changethis")
+        Settings(app_env="production", widget_secret="changethis", **REAL_WECHAT_ACCOUNT)
 
 
 # --- the websocket ---------------------------------------------------------------------------------------------
