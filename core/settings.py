@@ -106,16 +106,6 @@ class Settings(BaseSettings):
     # WeChat gives up after 5 s; an answer not ready by then goes out through the customer-service API.
     wechat_passive_reply_seconds: float = 3.5
 
-    @model_validator(mode="after")
-    def _refuse_default_wechat_credentials_outside_development(self) -> Settings:
-        if self.app_env != "development":
-            for name, default in self.WECHAT_DEVELOPMENT_DEFAULTS.items():
-                if getattr(self, name) in ("", default):
-                    raise ValueError(f"{name.upper()} must be set to the official account's value outside development")
-        if len(self.wechat_aes_key) != 43:
-            raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
-        return self
-
     # --- end of WeChat official account -------------------------------------------------------------------
 
     @field_validator(
@@ -153,6 +143,17 @@ class Settings(BaseSettings):
                     f"{name.upper()} {problem}; outside APP_ENV=development every secret must be at least "
                     f"{MIN_SECRET_LENGTH} random characters (secrets.token_urlsafe(32))"
                 )
+        return self
+
+    @model_validator(mode="after")
+    # After the general secrets, so a weak internal secret is named first.
+    def _refuse_default_wechat_credentials_outside_development(self) -> Settings:
+        if self.app_env != "development":
+            for name, default in self.WECHAT_DEVELOPMENT_DEFAULTS.items():
+                if getattr(self, name) in ("", default):
+                    raise ValueError(f"{name.upper()} must be set to the official account's value outside development")
+        if len(self.wechat_aes_key) != 43:
+            raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
         return self
 
     @property

@@ -26,7 +26,7 @@ from api.texts import text
 from core.logging import install_pii_masking, mask_pii
 from core.settings import Settings
 from crm.models import Message
-from tests.api.test_widget_channel import SECRET, FakeRasa
+from tests.api.test_widget_channel import REAL_WECHAT_ACCOUNT, SECRET, FakeRasa
 
 CJK = "\u4e00-\u9fff"
 
@@ -38,6 +38,7 @@ def production_settings(**overrides: object) -> Settings:
         "rasa_jwt_secret": "r" + secrets.token_urlsafe(32),
         "action_server_token": "a" + secrets.token_urlsafe(32),
         "rasa_url": "http://rasa.internal:5005",
+        **REAL_WECHAT_ACCOUNT,
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]

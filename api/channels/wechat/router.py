@@ -44,6 +44,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(tags=["wechat"], lifespan=lifespan)
 
+# WeChat's protocol answers in plain text (or XML), never in the API's JSON error shape.
+_PLAIN = {"text/plain": {"schema": {"type": "string"}}}
+WECHAT_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"description": "echostr, `success` or a passive reply", "content": {**_PLAIN, "application/xml": {}}},
+    400: {"description": "Unreadable XML", "content": _PLAIN},
+    403: {"description": "Signature (or appid) not valid: nothing stored", "content": _PLAIN},
+    413: {"description": "Message larger than WeChat sends", "content": _PLAIN},
+}
+
 Signature = Annotated[str | None, Query(max_length=64)]
 Stamp = Annotated[str, Query(max_length=32)]
 
@@ -52,7 +61,7 @@ def _channel(request: Request) -> WeChatChannel:
     return request.app.state.wechat
 
 
-@router.get("/wechat", response_class=Response)
+@router.get("/wechat", response_class=Response, responses=WECHAT_RESPONSES)
 async def verify_url(
     request: Request,
     signature: Annotated[str, Query(max_length=64)],
@@ -68,7 +77,7 @@ async def verify_url(
     return Response(echostr, media_type="text/plain")
 
 
-@router.post("/wechat", response_class=Response)
+@router.post("/wechat", response_class=Response, responses=WECHAT_RESPONSES)
 async def receive(
     request: Request,
     timestamp: Stamp,
