@@ -262,6 +262,8 @@ def test_every_route_declares_the_error_model_and_errors_match_it(client: TestCl
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             for status in ("401", "413", "422", "503"):
+                if "wechat" in operation.get("tags", []) and status == "413":
+                    continue  # WeChat's callback answers in its own plain-text protocol (declared on the route)
                 ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
                 assert ref.endswith("/ErrorOut"), (method, path, status)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -601,11 +602,12 @@ def test_menu_publish_command_runs_against_wechat_api_base(fake_api: FakeWeChatA
 
 
 def test_default_wechat_credentials_are_refused_outside_development() -> None:
+    strong = {name: secrets.token_urlsafe(32) for name in ("widget_secret", "rasa_jwt_secret", "action_server_token")}
     with pytest.raises(ValueError, match="WECHAT_TOKEN"):
-        Settings(app_env="production", widget_secret="real")
+        Settings(app_env="production", **strong)
     Settings(
         app_env="production",
-        widget_secret="real",
+        **strong,
         wechat_token="t",
         wechat_appid="wx1",
         wechat_secret="s",
