@@ -29,6 +29,9 @@ migrate: setup ## Apply Alembic migrations to DATABASE_URL
 seed: setup ## Seed the demo tenant (no-op when already seeded)
 	@$(APP_PY) -m crm.seed
 
+tiers: setup ## Recompute every customer's tier and churn from policy/tiers.yml, recording each change
+	@$(APP_PY) -m crm.tiers recompute
+
 train: setup ## Train the Rasa model if data/, domain.yml, config.yml or bot/ changed
 	@$(APP_PY) -c 'from stack.model import ensure_model; print(ensure_model())'
 
@@ -50,4 +53,4 @@ lock: ## Re-resolve requirements/*.in into the committed lock files
 clean: ## Remove generated files (virtual environments are kept)
 	rm -rf var models results .pytest_cache
 
-.PHONY: help setup run test prepare migrate seed train validate lint bench lock clean
+.PHONY: help setup run test prepare migrate seed tiers train validate lint bench lock clean

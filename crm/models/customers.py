@@ -56,9 +56,7 @@ class Customer(TimestampMixin, Base):
     trailing_spend: Mapped[Decimal] = mapped_column(Numeric(12, 2), default=Decimal("0"), server_default="0")
     tier_computed_at: Mapped[datetime | None]
     # Churn as of the last recompute; won_back_at is set when a churned customer pays again.
-    churn_status: Mapped[str] = mapped_column(
-        String(16), default="no_paid_activity", server_default="no_paid_activity"
-    )
+    churn_status: Mapped[str] = mapped_column(String(16), default="no_paid_activity", server_default="no_paid_activity")
     last_paid_activity_at: Mapped[datetime | None]
     won_back_at: Mapped[datetime | None]
     # Suspected abuse, flagged by an agent; the bot never argues, agents see the flag on the card.

@@ -146,9 +146,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compensation_offer")),
     )
     op.create_index(op.f("ix_compensation_offer_customer_id"), "compensation_offer", ["customer_id"], unique=False)
-    op.create_index(
-        op.f("ix_compensation_offer_escalation_id"), "compensation_offer", ["escalation_id"], unique=False
-    )
+    op.create_index(op.f("ix_compensation_offer_escalation_id"), "compensation_offer", ["escalation_id"], unique=False)
     op.create_table(
         "escalation_note",
         sa.Column("id", sa.Integer(), nullable=False),
