@@ -24,19 +24,21 @@ class PolicyError(ValueError):
     """A policy file that cannot be used; the message names the file, the line and the problem."""
 
 
-def _node_at(root: yaml.Node, location: tuple[int | str, ...]) -> yaml.Node:
-    node = root
+def _line_at(root: yaml.Node, location: tuple[int | str, ...]) -> int:
+    """1-based line of the deepest node on `location`; a mapping entry is reported at its key."""
+    node, mark = root, root.start_mark
     for part in location:
         if isinstance(node, yaml.MappingNode):
-            child = next((value for key, value in node.value if getattr(key, "value", None) == str(part)), None)
+            entry = next(((key, value) for key, value in node.value if getattr(key, "value", None) == str(part)), None)
+            if entry is None:
+                break
+            node, mark = entry[1], entry[0].start_mark
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
+            node = node.value[part]
+            mark = node.start_mark
         else:
-            child = None
-        if child is None:
             break
-        node = child
-    return node
+    return mark.line + 1
 
 
 def _describe(location: tuple[int | str, ...]) -> str:
@@ -60,7 +62,7 @@ def parse_policy(text: str, model: type[ModelT], *, source: str) -> ModelT:
         problems = []
         for detail in error.errors():
             location = tuple(detail["loc"])
-            line = _node_at(root, location).start_mark.line + 1
+            line = _line_at(root, location)
             problems.append(f"{source}:{line}: {_describe(location)}: {detail['msg']}")
         raise PolicyError("\n".join(problems)) from error
 
