@@ -18,7 +18,7 @@ from api.errors import error_body, install_error_handlers
 from api.hub.conversation_hub import ConversationHub
 from api.hub.probe import RecentlyAlive, is_reachable
 from api.hub.rasa_client import RasaClient
-from api.routers import health
+from api.routers import agent, health
 from api.texts import text
 from core.settings import Settings, get_settings
 from crm.db import get_sessionmaker
@@ -69,6 +69,7 @@ def create_app(
 
     app.include_router(widget.router)
     app.include_router(health.router)
+    app.include_router(agent.console_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

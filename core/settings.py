@@ -37,6 +37,17 @@ class Settings(BaseSettings):
     max_message_chars: int = 2000
     timezone: str = "Asia/Shanghai"
 
+    # Agent console logins (api/auth.py): HS256 secret for access tokens (>= 32 characters outside
+    # development) and how long a token lives.
+    jwt_secret: str = _INSECURE_SECRET
+    access_token_minutes: int = 480
+
+    @model_validator(mode="after")
+    def _refuse_weak_jwt_secret_outside_development(self) -> Settings:
+        if self.app_env != "development" and (self.jwt_secret == _INSECURE_SECRET or len(self.jwt_secret) < 32):
+            raise ValueError("JWT_SECRET must be set to a random secret of at least 32 characters outside development")
+        return self
+
     @field_validator("redis_url", "tracker_database_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:

@@ -124,3 +124,13 @@ def seed_demo_accounts(session: Session, *, staff: list[tuple[str, str, str]], p
             create_account(session, username=username, password=password, role=role, display_name=name)
             created += 1
     return created
+
+
+def demo_login_lines(session: Session, *, password: str = DEMO_PASSWORD) -> list[str]:
+    """One line per login for the launcher to print in development, e.g. 'agent.lina  agent  李娜  demo1234'."""
+    accounts = [account for account in list_accounts(session) if account.active]
+    width = max((len(account.username) for account in accounts), default=0)
+    return [
+        f"{account.username.ljust(width)}  {account.role.ljust(10)}  {account.display_name}  {password}"
+        for account in accounts
+    ]

@@ -571,6 +571,15 @@ def record_csat(
     return CsatOut.model_validate(existing).model_copy(update={"follow_up_task_id": task_id})
 
 
+def get_csat(session: Session, *, conversation_id: int) -> CsatOut | None:
+    """The conversation's rating, with its follow-up task if one was opened."""
+    rating = session.scalar(select(CsatResponse).where(CsatResponse.conversation_id == conversation_id))
+    if rating is None:
+        return None
+    task_id = session.scalar(select(SupervisorTask.id).where(SupervisorTask.csat_response_id == rating.id))
+    return CsatOut.model_validate(rating).model_copy(update={"follow_up_task_id": task_id})
+
+
 def flag_abuse(session: Session, *, customer_id: int, note: str, flagged_by: str, now: datetime | None = None) -> None:
     """An agent flags suspected abuse on the customer record (shown on the card); an empty note clears it."""
     customer = session.get(Customer, customer_id)

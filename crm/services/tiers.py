@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -57,7 +58,9 @@ class TierPolicy(_Strict):
         return self
 
 
+@lru_cache
 def load_tier_policy(directory: Path | None = None) -> TierPolicy:
+    """policy/tiers.yml, validated; read once per process (restart after editing it)."""
     return load_policy("tiers.yml", TierPolicy, directory=directory)
 
 
