@@ -120,7 +120,7 @@ class Escalation(Base):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"))
     tier: Mapped[str | None] = mapped_column(ForeignKey("tier_service_level.tier"))
     reason: Mapped[str] = mapped_column(String(255))
-    # Copied from the tier's queue_priority when queued; higher = served sooner.
+    # From the tier's rule in policy/escalation.yml when queued; higher = served sooner.
     priority: Mapped[int]
     status: Mapped[str] = mapped_column(String(16), default="queued", server_default="queued")
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agent.id"), index=True)

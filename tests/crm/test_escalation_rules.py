@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from crm.policy import PolicyError, parse_policy
+from crm.seed.config import load_seed_data
 from crm.services.escalation_rules import (
     Counters,
     EscalationRules,
@@ -151,3 +152,9 @@ def test_invalid_yaml_and_a_missing_tier_are_refused() -> None:
     )
     with pytest.raises(PolicyError, match="missing: lead"):
         parse_policy(without_lead, EscalationRules, source="policy/escalation.yml")
+
+
+def test_the_seeded_tier_service_levels_mirror_the_rules() -> None:
+    for tier in load_seed_data().tiers:
+        rule = RULES.tiers[tier.tier]
+        assert (tier.queue_priority, tier.first_response_seconds) == (rule.priority, rule.first_response_seconds)
