@@ -42,12 +42,6 @@ class Settings(BaseSettings):
     jwt_secret: str = _INSECURE_SECRET
     access_token_minutes: int = 480
 
-    @model_validator(mode="after")
-    def _refuse_weak_jwt_secret_outside_development(self) -> Settings:
-        if self.app_env != "development" and (self.jwt_secret == _INSECURE_SECRET or len(self.jwt_secret) < 32):
-            raise ValueError("JWT_SECRET must be set to a random secret of at least 32 characters outside development")
-        return self
-
     @field_validator("redis_url", "tracker_database_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -57,6 +51,12 @@ class Settings(BaseSettings):
     def _refuse_default_secret_outside_development(self) -> Settings:
         if self.app_env != "development" and self.widget_secret == _INSECURE_SECRET:
             raise ValueError("WIDGET_SECRET must be set to a real secret outside development")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_jwt_secret_outside_development(self) -> Settings:
+        if self.app_env != "development" and (self.jwt_secret == _INSECURE_SECRET or len(self.jwt_secret) < 32):
+            raise ValueError("JWT_SECRET must be set to a random secret of at least 32 characters outside development")
         return self
 
     @property

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from core.settings import get_settings
-from crm.models import Base, Booking, Business, Complaint, Customer, FaqEntry, Order, Store
+from crm.models import Base, Booking, Business, Complaint, Customer, FaqEntry, Order, ServiceDesk, Store
 from crm.numbers import BOOKING_PREFIX, ORDER_PREFIX, TICKET_PREFIX, allocate_numbers, format_number
 from crm.seed.bookings import BookingFactory
 from crm.seed.clock import SeedClock
@@ -36,7 +36,7 @@ from crm.seed.complaints import ComplaintFactory
 from crm.seed.config import SeedData, load_seed_data
 from crm.seed.customers import CENT, CustomerDraft, make_customers
 from crm.seed.orders import OrderFactory
-from crm.seed.tenant import TenantRefs, seed_tenant
+from crm.seed.tenant import TenantRefs, seed_service_desk, seed_tenant
 from crm.services.accounts import seed_demo_accounts
 from crm.services.tiers import override_tier, recompute_tiers
 
@@ -94,6 +94,7 @@ def _report(session: Session, anchor: date | None, already_seeded: bool) -> Seed
 def seed(session: Session, *, anchor: date | None = None, data: SeedData | None = None) -> SeedReport:
     """Fill an empty, migrated CRM database; on an already seeded one do nothing. Flushes, never commits."""
     if is_seeded(session):
+        _complete_handoff_data(session, data or load_seed_data())
         return _report(session, None, already_seeded=True)
     data = data or load_seed_data()
     config = data.generator
@@ -137,9 +138,22 @@ def seed(session: Session, *, anchor: date | None = None, data: SeedData | None 
     recompute_tiers(session, now=clock.now, changed_by="seed")
     _check_demo_tiers(drafts)
     _override_tiers(session, random.Random(config.random_seed), drafts, config.counts.tier_overrides, clock)
+    _seed_demo_accounts(session, data)
+    return _report(session, clock.anchor, already_seeded=False)
+
+
+def _seed_demo_accounts(session: Session, data: SeedData) -> None:
     if get_settings().app_env == "development":
         seed_demo_accounts(session, staff=[(staff.username, staff.name, staff.role) for staff in data.staff])
-    return _report(session, clock.anchor, already_seeded=False)
+
+
+def _complete_handoff_data(session: Session, data: SeedData) -> None:
+    """A database seeded before the handoff migration gets its service desk, tiers and demo logins."""
+    if session.scalar(select(func.count()).select_from(ServiceDesk)) == 0:
+        seed_service_desk(session, data, at=datetime.now(ZoneInfo(get_settings().timezone)))
+    if session.scalar(select(func.count()).select_from(Customer).where(Customer.tier_computed_at.is_(None))):
+        recompute_tiers(session, changed_by="seed")
+    _seed_demo_accounts(session, data)
 
 
 def seed_demo_tenant(session: Session, *, anchor: date | None = None) -> bool:

@@ -244,7 +244,7 @@ def test_oversized_request_body_is_refused_before_parsing(client: TestClient) ->
 
 
 def test_dev_identity_is_not_served_outside_development(seeded_sessionmaker: sessionmaker[Session]) -> None:
-    settings = Settings(app_env="production", widget_secret="real-secret")
+    settings = Settings(app_env="production", widget_secret="real-secret", jwt_secret="j" * 40)
     with TestClient(create_app(seeded_sessionmaker, settings)) as production:
         assert production.get("/api/widget/dev-identity", params={"web_user_id": "demo-gold"}).status_code == 404
 

@@ -1,13 +1,25 @@
 """Tiers on a small hand-made data set with known answers, the pure rule and the recompute in the CRM."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from crm.models import Booking, Business, Complaint, Customer, Order, Store, TierChange, TierServiceLevel
+from crm.models import (
+    Booking,
+    Business,
+    Complaint,
+    Customer,
+    Order,
+    ServiceDesk,
+    StaffAccount,
+    Store,
+    TierChange,
+    TierServiceLevel,
+)
+from crm.seed import seed
 from crm.services.tiers import (
     CustomerFigures,
     TierPolicy,
@@ -204,3 +216,18 @@ def test_an_override_needs_a_reason_wins_and_is_recorded(blank_sessionmaker: ses
         assert customer.effective_tier == customer.tier
         kinds = [change.kind for change in session.scalars(select(TierChange).order_by(TierChange.id))]
         assert kinds == ["computed", "override", "override_cleared"]
+
+
+def test_seeding_a_database_from_before_the_handoff_completes_it(blank_sessionmaker: sessionmaker[Session]) -> None:
+    with blank_sessionmaker.begin() as session:
+        seed(session, anchor=date(2026, 11, 20))
+    with blank_sessionmaker.begin() as session:  # what a database seeded before migration 0003 looks like
+        session.execute(delete(StaffAccount))
+        session.execute(delete(ServiceDesk))
+        session.execute(delete(TierChange))
+        session.execute(update(Customer).values(tier_computed_at=None, tier_reason=None))
+    with blank_sessionmaker.begin() as session:
+        assert seed(session).already_seeded
+        assert session.scalar(select(func.count()).select_from(ServiceDesk)) == 1
+        assert session.scalar(select(func.count()).select_from(StaffAccount)) == 7
+        assert session.scalar(select(func.count()).select_from(Customer).where(Customer.tier_reason.is_(None))) == 0
