@@ -29,6 +29,7 @@ from crm.schemas import ConversationOut, MessageOut, OutgoingMessage
 from crm.services import queue
 from crm.services.conversations import list_transcript, record_outbound_messages
 from crm.services.customer_card import CustomerCardOut, customer_card
+from crm.services.queue import SupervisorTaskOut
 from crm.services.tiers import override_tier
 
 router = APIRouter(prefix="/api/agent", tags=["agent console"])
@@ -136,6 +137,7 @@ class SupervisorView(BaseModel):
     queue: list[QueueItemView]
     agents: list[AgentLoadView]
     sla_breaches_today: int
+    follow_up_tasks: list[SupervisorTaskOut]
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -360,7 +362,7 @@ def set_tier_override(
 
 @router.get("/supervisor", response_model=SupervisorView)
 def supervisor_overview(staff: Supervisor, factory: SessionFactoryDep) -> SupervisorView:
-    """Every queue, each agent's load and today's SLA breaches (local day)."""
+    """Every queue, each agent's load, today's SLA breaches (local day) and open follow-ups (low ratings)."""
     local = ZoneInfo(get_settings().timezone)
     midnight = datetime.combine(datetime.now(local).date(), time(), local).astimezone(timezone.utc)
     with factory.begin() as session:
@@ -381,6 +383,7 @@ def supervisor_overview(staff: Supervisor, factory: SessionFactoryDep) -> Superv
             queue=_views(queue.list_queue(session)),
             agents=[AgentLoadView.model_validate(load) for load in loads],
             sla_breaches_today=queue.count_breaches(session, since=midnight),
+            follow_up_tasks=queue.list_supervisor_tasks(session),
         )
 
 

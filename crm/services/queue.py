@@ -580,6 +580,28 @@ def get_csat(session: Session, *, conversation_id: int) -> CsatOut | None:
     return CsatOut.model_validate(rating).model_copy(update={"follow_up_task_id": task_id})
 
 
+class SupervisorTaskOut(Dto):
+    id: int
+    kind: str
+    status: str
+    description: str
+    escalation_id: int | None
+    customer_id: int | None
+    agent_id: int | None
+    created_at: datetime
+
+
+def list_supervisor_tasks(session: Session, *, status: str = "open", limit: int = 100) -> list[SupervisorTaskOut]:
+    """Follow-ups for supervisors (e.g. low ratings), oldest first."""
+    query = (
+        select(SupervisorTask)
+        .where(SupervisorTask.status == status)
+        .order_by(SupervisorTask.created_at, SupervisorTask.id)
+        .limit(limit)
+    )
+    return [SupervisorTaskOut.model_validate(task) for task in session.scalars(query)]
+
+
 def flag_abuse(session: Session, *, customer_id: int, note: str, flagged_by: str, now: datetime | None = None) -> None:
     """An agent flags suspected abuse on the customer record (shown on the card); an empty note clears it."""
     customer = session.get(Customer, customer_id)

@@ -208,6 +208,9 @@ def test_claim_reply_view_and_close(console: Console) -> None:
             )
             == 1000
         )
+    overview = console.client.get("/api/agent/supervisor", headers=console.headers("supervisor")).json()
+    assert [task["kind"] for task in overview["follow_up_tasks"]] == ["low_csat"]
+    assert "处理太慢" in overview["follow_up_tasks"][0]["description"]
     view = console.client.get(f"/api/agent/conversations/{conversation_id}", headers=chenjing).json()
     assert view["transcript"][-1]["sender"] == "system"
     assert (view["csat"]["score"], view["csat"]["agent_id"]) == (2, closed.json()["agent_id"])
