@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from crm.policy import PolicyError, parse_policy
+from crm.policy_check import check
 from crm.seed.config import load_seed_data
 from crm.services.escalation_rules import (
     Counters,
@@ -158,3 +159,21 @@ def test_the_seeded_tier_service_levels_mirror_the_rules() -> None:
     for tier in load_seed_data().tiers:
         rule = RULES.tiers[tier.tier]
         assert (tier.queue_priority, tier.first_response_seconds) == (rule.priority, rule.first_response_seconds)
+
+
+def test_policy_check_reports_every_broken_file_with_its_line(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[2] / "policy"
+    for name in ("tiers.yml", "escalation.yml", "sentiment.yml"):
+        (tmp_path / name).write_text((source / name).read_text(encoding="utf-8"), encoding="utf-8")
+    assert check(tmp_path) == []
+    tiers = (tmp_path / "tiers.yml").read_text(encoding="utf-8")
+    (tmp_path / "tiers.yml").write_text(tiers.replace("top_spend_share: 0.8", "top_spend_share: 1.8"), encoding="utf-8")
+    (tmp_path / "sentiment.yml").write_text("exclamation_run: 2\nnegative: []\n", encoding="utf-8")
+    problems = check(tmp_path)
+    assert len(problems) == 2
+    line = next(n for n, text in enumerate(tiers.splitlines(), start=1) if text.startswith("top_spend_share"))
+    assert f"tiers.yml:{line}: top_spend_share: Input should be less than or equal to 1" in problems[0]
+    assert (
+        "sentiment.yml:3: negative: List should have at least 1 item" in problems[1]
+        or "sentiment.yml:2:" in problems[1]
+    )
