@@ -1,6 +1,8 @@
 """Queue and assignment on the escalation table: order, position, claim (skills, groups, capacity), SLA,
 transfer, notes, compensation, close, CSAT follow-ups and abuse flags."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -253,3 +255,53 @@ def test_agents_flag_and_clear_suspected_abuse(world: World) -> None:
     assert (world.customer.abuse_note, world.customer.abuse_flagged_by) == ("反复辱骂客服", "agent.vip")
     queue.flag_abuse(world.session, customer_id=world.customer.id, note="", flagged_by="supervisor")
     assert world.customer.abuse_flagged_at is None
+
+
+def _claim_concurrently(factory: sessionmaker[Session], claims: list[tuple[int, int]]) -> list[str]:
+    """Run each (conversation_id, agent_id) claim in its own thread and transaction, all at once."""
+    barrier = threading.Barrier(len(claims))
+
+    def attempt(conversation_id: int, agent_id: int) -> str:
+        barrier.wait()
+        try:
+            with factory.begin() as session:
+                queue.claim(session, conversation_id=conversation_id, agent_id=agent_id)
+            return "claimed"
+        except queue.QueueError as error:
+            return type(error).__name__
+
+    with ThreadPoolExecutor(max_workers=len(claims)) as pool:
+        return sorted(pool.map(lambda claim: attempt(*claim), claims))
+
+
+def test_concurrent_claims_never_double_assign_or_exceed_capacity(blank_sessionmaker: sessionmaker[Session]) -> None:
+    with blank_sessionmaker.begin() as session:
+        _tenant(session)
+        one = Agent(name="甲", username="agent.one", skills=["hotel"], max_concurrent=1)
+        two = Agent(name="乙", username="agent.two", skills=["hotel"], max_concurrent=1)
+        customer = Customer(name="客户", mobile="13800000009", tier="iron")
+        session.add_all([one, two, customer])
+        session.flush()
+        world = World(session, {"one": one, "two": two}, customer)
+        shared, first, second = world.conversation("s"), world.conversation("f"), world.conversation("g")
+        for conversation_id in (shared, first, second):
+            queue.enqueue(session, conversation_id=conversation_id, decision=decision(), business_code="hotel")
+        one_id, two_id = one.id, two.id
+    # Two agents grab the same conversation: exactly one gets it.
+    assert _claim_concurrently(blank_sessionmaker, [(shared, one_id), (shared, two_id)]) == [
+        "AlreadyClaimedError",
+        "claimed",
+    ]
+    with blank_sessionmaker() as session:
+        owner = queue.open_escalation(session, conversation_id=shared)
+        assert owner is not None and owner.agent_id in (one_id, two_id)
+        busy = owner.agent_id
+    # The busy agent (capacity 1) grabs two more at once: both refused. The free one takes two: one fits.
+    assert _claim_concurrently(blank_sessionmaker, [(first, busy), (second, busy)]) == ["AgentAtCapacityError"] * 2
+    free = two_id if busy == one_id else one_id
+    assert _claim_concurrently(blank_sessionmaker, [(first, free), (second, free)]) == [
+        "AgentAtCapacityError",
+        "claimed",
+    ]
+    with blank_sessionmaker() as session:
+        assert queue.agent_load(session, agent_id=free) == 1
