@@ -97,6 +97,7 @@ class ServiceDeskHours:
     timezone: str
     text_zh: str = ""
     hotline: str = ""
+    complaint_hotline: str = ""
 
     def is_open(self, now: datetime) -> bool:
         local = now.astimezone(ZoneInfo(self.timezone))
@@ -116,6 +117,7 @@ def load_service_desk(session: Session) -> ServiceDeskHours:
         timezone=get_settings().timezone,
         text_zh=desk.service_hours_text_zh,
         hotline=desk.hotline,
+        complaint_hotline=desk.complaint_hotline,
     )
 
 

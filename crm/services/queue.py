@@ -30,7 +30,15 @@ from crm.models import (
     SupervisorTask,
 )
 from crm.schemas import Dto
-from crm.services.escalation_rules import Decision
+from crm.services.escalation_rules import (
+    Counters,
+    Decision,
+    ServiceDeskHours,
+    Signal,
+    decide,
+    load_escalation_rules,
+    load_service_desk,
+)
 from crm.types import utcnow
 
 # Used for the estimated wait until enough conversations have been handled to measure it.
@@ -569,6 +577,68 @@ def record_csat(
                 raise
     task_id = session.scalar(select(SupervisorTask.id).where(SupervisorTask.csat_response_id == existing.id))
     return CsatOut.model_validate(existing).model_copy(update={"follow_up_task_id": task_id})
+
+
+class HandoffResult(Dto):
+    """What the bot should do with a signal, and where the conversation stands if it was queued."""
+
+    action: str
+    reason: str
+    escalation: EscalationOut | None
+    position: QueuePosition | None
+    service_hours_text_zh: str
+    hotline: str
+
+
+def request_handoff(
+    session: Session,
+    *,
+    conversation_id: int,
+    signal: Signal,
+    counters: Counters,
+    business_code: str | None = None,
+    now: datetime | None = None,
+    desk: ServiceDeskHours | None = None,
+) -> HandoffResult:
+    """The one call for the bot side: decide by the customer's tier (policy/escalation.yml), queue the
+    conversation when the decision is to escalate (idempotent), and return its position and wait.
+
+    The estimated wait fed to the rules is that of a conversation joining the queue now, so "the wait is
+    too long" is judged before queueing."""
+    now = now or utcnow()
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFoundError(f"conversation {conversation_id} does not exist")
+    customer = session.get(Customer, conversation.customer_id) if conversation.customer_id is not None else None
+    desk = desk or load_service_desk(session)
+    existing = _open_for(session, conversation_id)
+    if existing is None and counters.estimated_wait_seconds is None:
+        waiting = len(_queued(session))
+        slots = max(1, sum(agent.max_concurrent for agent in session.scalars(select(Agent).where(Agent.active))))
+        busy = _load(session, [agent.id for agent in session.scalars(select(Agent).where(Agent.active))])
+        waves = math.ceil(max(0, waiting + 1 - max(0, slots - busy)) / slots)
+        counters = Counters(
+            explicit_requests=counters.explicit_requests,
+            consecutive_fallbacks=counters.consecutive_fallbacks,
+            mobile_asked=counters.mobile_asked,
+            estimated_wait_seconds=waves * average_handling_seconds(session),
+        )
+    tier = customer.effective_tier if customer is not None else None
+    decision = decide(load_escalation_rules(), tier, signal, counters, now, desk)  # type: ignore[arg-type]
+    escalation: EscalationOut | None = EscalationOut.model_validate(existing) if existing is not None else None
+    if escalation is None and decision.action == "escalate":
+        escalation, _ = enqueue(
+            session, conversation_id=conversation_id, decision=decision, business_code=business_code, now=now
+        )
+    position = queue_position(session, conversation_id=conversation_id, now=now) if escalation else None
+    return HandoffResult(
+        action="escalate" if escalation is not None else decision.action,
+        reason=escalation.reason if existing is not None and escalation is not None else decision.reason,
+        escalation=escalation,
+        position=position,
+        service_hours_text_zh=desk.text_zh,
+        hotline=desk.hotline,
+    )
 
 
 def get_csat(session: Session, *, conversation_id: int) -> CsatOut | None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm.errors import NotFoundError
 from crm.models import Agent, Conversation, Customer, Escalation, SupervisorTask
 from crm.services import queue
-from crm.services.escalation_rules import Decision
+from crm.services.escalation_rules import Counters, Decision, Signal
 from tests.crm.test_tiers import _tenant
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)
@@ -305,3 +305,75 @@ def test_concurrent_claims_never_double_assign_or_exceed_capacity(blank_sessionm
     ]
     with blank_sessionmaker() as session:
         assert queue.agent_load(session, agent_id=free) == 1
+
+
+def _conversation_of(session: Session, web_user_id: str | None) -> int:
+    customer_id = (
+        session.scalar(select(Customer.id).where(Customer.web_user_id == web_user_id)) if web_user_id else None
+    )
+    conversation = Conversation(
+        channel="web",
+        channel_user_id=web_user_id or "anon:x",
+        customer_id=customer_id,
+        rasa_sender_id=f"web:{web_user_id}:handoff",
+        started_at=NOW,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation.id
+
+
+CLOSED_HOURS = datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc)  # midnight in Shanghai
+
+
+@pytest.mark.parametrize(
+    ("web_user_id", "signal", "counters", "now", "action"),
+    [
+        ("demo-platinum", Signal("complaint", "low"), Counters(), NOW, "escalate"),
+        ("demo-lead", Signal("explicit_request"), Counters(explicit_requests=1), NOW, "stay_with_bot"),
+        ("demo-lead", Signal("explicit_request"), Counters(explicit_requests=2), NOW, "escalate"),
+        ("demo-lead", Signal("complaint", "medium"), Counters(), NOW, "ticket"),
+        ("demo-iron", Signal("explicit_request"), Counters(explicit_requests=1), CLOSED_HOURS, "offer_leave_message"),
+        ("demo-gold", Signal("negative_sentiment"), Counters(), NOW, "escalate"),
+        (None, Signal("explicit_request"), Counters(explicit_requests=1), NOW, "ask_mobile"),
+        (None, Signal("explicit_request"), Counters(explicit_requests=1, mobile_asked=1), NOW, "escalate"),
+    ],
+)
+def test_request_handoff_decides_by_the_customers_tier_and_queues(
+    seeded_session: Session, web_user_id: str | None, signal: Signal, counters: Counters, now: datetime, action: str
+) -> None:
+    conversation_id = _conversation_of(seeded_session, web_user_id)
+    result = queue.request_handoff(
+        seeded_session, conversation_id=conversation_id, signal=signal, counters=counters, now=now
+    )
+    assert result.action == action, result.reason
+    assert result.hotline == "400-851-6688" and result.service_hours_text_zh  # from the CRM's service desk
+    if action == "escalate":
+        assert result.escalation is not None and result.position is not None
+        assert result.position.position >= 1
+        again = queue.request_handoff(
+            seeded_session, conversation_id=conversation_id, signal=signal, counters=counters, now=now
+        )
+        assert again.escalation is not None and again.escalation.id == result.escalation.id  # a retry
+    else:
+        assert (
+            result.escalation is None and queue.open_escalation(seeded_session, conversation_id=conversation_id) is None
+        )
+
+
+def test_platinum_is_served_before_everyone_already_waiting(seeded_session: Session) -> None:
+    iron = _conversation_of(seeded_session, "demo-iron")
+    queue.request_handoff(
+        seeded_session,
+        conversation_id=iron,
+        signal=Signal("explicit_request"),
+        counters=Counters(explicit_requests=1),
+        now=NOW,
+    )
+    platinum = _conversation_of(seeded_session, "demo-platinum")
+    result = queue.request_handoff(
+        seeded_session, conversation_id=platinum, signal=Signal("complaint", "high"), counters=Counters(), now=NOW
+    )
+    assert result.escalation is not None and (result.escalation.priority, result.escalation.agent_group) == (100, "vip")
+    assert result.position is not None and result.position.position == 1
+    assert result.escalation.sla_due_at == NOW + timedelta(seconds=30)
