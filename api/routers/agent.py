@@ -28,8 +28,8 @@ from crm.repositories import ConversationRepository
 from crm.schemas import ConversationOut, MessageOut, OutgoingMessage
 from crm.services import queue
 from crm.services.conversations import list_transcript, record_outbound_messages
-from crm.services.customer_card import CustomerCardOut, customer_card
-from crm.services.queue import SupervisorTaskOut
+from crm.services.csat import CsatOut, SupervisorTaskOut, get_csat, list_supervisor_tasks
+from crm.services.customer_card import CustomerCardOut, customer_card, flag_abuse
 from crm.services.tiers import override_tier
 
 router = APIRouter(prefix="/api/agent", tags=["agent console"])
@@ -87,7 +87,7 @@ class ConversationView(BaseModel):
     customer: CustomerCardOut | None
     escalation: queue.EscalationOut | None
     notes: list[queue.NoteOut]
-    csat: queue.CsatOut | None
+    csat: CsatOut | None
 
 
 class MessageIn(BaseModel):
@@ -229,7 +229,7 @@ def get_conversation(
             customer=card,
             escalation=escalation,
             notes=queue.list_notes(session, escalation_id=escalation.id) if escalation is not None else [],
-            csat=queue.get_csat(session, conversation_id=conversation_id),
+            csat=get_csat(session, conversation_id=conversation_id),
         )
 
 
@@ -333,13 +333,13 @@ def offer_compensation(
 
 
 @router.post("/customers/{customer_id}/abuse", status_code=204)
-def flag_abuse(
+def flag_customer_abuse(
     customer_id: Annotated[int, Path(ge=1)], body: AbuseIn, staff: AgentOrSupervisor, factory: SessionFactoryDep
 ) -> None:
     """Flag (or with an empty note clear) suspected abuse on the customer record."""
     try:
         with factory.begin() as session:
-            queue.flag_abuse(session, customer_id=customer_id, note=body.note, flagged_by=staff.username)
+            flag_abuse(session, customer_id=customer_id, note=body.note, flagged_by=staff.username)
     except NotFoundError as error:
         raise _error(404, "customer_not_found", str(error)) from error
 
@@ -383,7 +383,7 @@ def supervisor_overview(staff: Supervisor, factory: SessionFactoryDep) -> Superv
             queue=_views(queue.list_queue(session)),
             agents=[AgentLoadView.model_validate(load) for load in loads],
             sla_breaches_today=queue.count_breaches(session, since=midnight),
-            follow_up_tasks=queue.list_supervisor_tasks(session),
+            follow_up_tasks=list_supervisor_tasks(session),
         )
 
 

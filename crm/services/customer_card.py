@@ -1,5 +1,5 @@
 """The customer card agents see next to a conversation: tier and why, churn, spend, orders, bookings,
-open complaints, past conversations and their CSAT, and any abuse flag."""
+open complaints, past conversations and their CSAT, and the abuse flag agents set (`flag_abuse`)."""
 
 from __future__ import annotations
 
@@ -146,3 +146,15 @@ def customer_card(
         open_complaints=list_open_complaints(session, customer_id=customer_id, limit=5, now=now),
         past_conversations=_past_conversations(session, customer_id, current_conversation_id),
     )
+
+
+def flag_abuse(session: Session, *, customer_id: int, note: str, flagged_by: str, now: datetime | None = None) -> None:
+    """An agent flags suspected abuse on the customer record (shown on the card); an empty note clears it."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
+    note = note.strip()
+    customer.abuse_note = note or None
+    customer.abuse_flagged_at = (now or utcnow()) if note else None
+    customer.abuse_flagged_by = flagged_by if note else None
+    session.flush()

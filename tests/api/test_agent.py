@@ -17,8 +17,8 @@ from core.settings import Settings
 from crm.models import Agent, CompensationOffer, Conversation, Customer, Message, TierChange
 from crm.services import queue
 from crm.services.accounts import DEMO_PASSWORD
+from crm.services.csat import record_csat
 from crm.services.escalation_rules import Counters, Signal, decide, load_escalation_rules, load_service_desk
-from crm.services.queue import record_csat
 
 OPEN_HOURS = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # 11:00 in Shanghai
 

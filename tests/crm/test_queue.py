@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm.errors import NotFoundError
 from crm.models import Agent, Conversation, Customer, Escalation, SupervisorTask
 from crm.services import queue
+from crm.services.csat import record_csat
+from crm.services.customer_card import flag_abuse
 from crm.services.escalation_rules import Counters, Decision, Signal
 from tests.crm.test_tiers import _tenant
 
@@ -240,20 +242,20 @@ def test_csat_is_stored_with_agent_and_escalation_and_low_scores_open_a_task(
     escalation, _ = queue.enqueue(world.session, conversation_id=conversation_id, decision=decision(), now=NOW)
     queue.claim(world.session, conversation_id=conversation_id, agent_id=world.agents["vip"].id, now=NOW)
     queue.close(world.session, escalation_id=escalation.id, summary="s", outcome="resolved")
-    rating = queue.record_csat(world.session, conversation_id=conversation_id, score=score, comment="等太久")
+    rating = record_csat(world.session, conversation_id=conversation_id, score=score, comment="等太久")
     assert (rating.agent_id, rating.escalation_id) == (world.agents["vip"].id, escalation.id)
     assert (rating.follow_up_task_id is not None) == follow_up
-    again = queue.record_csat(world.session, conversation_id=conversation_id, score=5)
+    again = record_csat(world.session, conversation_id=conversation_id, score=5)
     assert again.id == rating.id and again.score == score  # a retry stores nothing new
     assert world.session.scalar(select(func.count()).select_from(SupervisorTask)) == (1 if follow_up else 0)
     with pytest.raises(ValueError):
-        queue.record_csat(world.session, conversation_id=conversation_id, score=6)
+        record_csat(world.session, conversation_id=conversation_id, score=6)
 
 
 def test_agents_flag_and_clear_suspected_abuse(world: World) -> None:
-    queue.flag_abuse(world.session, customer_id=world.customer.id, note="反复辱骂客服", flagged_by="agent.vip", now=NOW)
+    flag_abuse(world.session, customer_id=world.customer.id, note="反复辱骂客服", flagged_by="agent.vip", now=NOW)
     assert (world.customer.abuse_note, world.customer.abuse_flagged_by) == ("反复辱骂客服", "agent.vip")
-    queue.flag_abuse(world.session, customer_id=world.customer.id, note="", flagged_by="supervisor")
+    flag_abuse(world.session, customer_id=world.customer.id, note="", flagged_by="supervisor")
     assert world.customer.abuse_flagged_at is None
 
 
