@@ -186,9 +186,10 @@ def claim(conversation_id: ConversationId, staff: AgentOnly, factory: SessionFac
     assert staff.agent_id is not None  # agent logins always name their agent
     try:
         with factory.begin() as session:
-            before = queue.open_escalation(session, conversation_id=conversation_id)
-            escalation = queue.claim(session, conversation_id=conversation_id, agent_id=staff.agent_id)
-            if before is not None and before.status == "queued":
+            escalation, newly_assigned = queue.claim_conversation(
+                session, conversation_id=conversation_id, agent_id=staff.agent_id
+            )
+            if newly_assigned:  # a double tap must not greet the customer twice
                 name = _agent_name(session, staff.agent_id)
                 deliver_to_customer(
                     session,

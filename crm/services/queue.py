@@ -332,6 +332,13 @@ def _check_can_take(session: Session, agent: Agent, escalation: Escalation) -> N
 
 def claim(session: Session, *, conversation_id: int, agent_id: int, now: datetime | None = None) -> EscalationOut:
     """Assign the conversation's queued escalation to the agent; claiming one's own again returns it."""
+    return claim_conversation(session, conversation_id=conversation_id, agent_id=agent_id, now=now)[0]
+
+
+def claim_conversation(
+    session: Session, *, conversation_id: int, agent_id: int, now: datetime | None = None
+) -> tuple[EscalationOut, bool]:
+    """`claim`, also saying whether this call assigned it (False for a repeated claim by the same agent)."""
     now = now or utcnow()
     agent = _lock_agent(session, agent_id)
     escalation = _open_for(session, conversation_id)
@@ -339,7 +346,7 @@ def claim(session: Session, *, conversation_id: int, agent_id: int, now: datetim
         raise NotFoundError(f"conversation {conversation_id} is not waiting for an agent")
     if escalation.status == "assigned":
         if escalation.agent_id == agent_id:
-            return EscalationOut.model_validate(escalation)
+            return EscalationOut.model_validate(escalation), False
         raise AlreadyClaimedError(f"conversation {conversation_id} is already handled by another agent")
     _check_can_take(session, agent, escalation)
     result = session.execute(
@@ -351,7 +358,7 @@ def claim(session: Session, *, conversation_id: int, agent_id: int, now: datetim
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise AlreadyClaimedError(f"conversation {conversation_id} was just claimed by another agent")
     session.refresh(escalation)
-    return EscalationOut.model_validate(escalation)
+    return EscalationOut.model_validate(escalation), True
 
 
 def record_first_response(session: Session, *, escalation_id: int, now: datetime | None = None) -> EscalationOut:

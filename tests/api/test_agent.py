@@ -163,7 +163,7 @@ def test_claim_reply_view_and_close(console: Console) -> None:
     view = console.client.get(f"/api/agent/conversations/{conversation_id}", headers=chenjing).json()
     assert set(view) >= {"conversation", "transcript", "customer", "escalation", "csat"}
     senders = [message["sender"] for message in view["transcript"]]
-    assert senders == ["customer", "bot", "system", "agent"]
+    assert senders == ["customer", "bot", "system", "agent"]  # one greeting although claimed twice
     assert "陈静" in view["transcript"][2]["text"]  # the customer is told who serves them
     card = view["customer"]
     assert (card["tier"], card["name"]) == ("platinum", "林浩然")
