@@ -29,6 +29,12 @@ migrate: setup ## Apply Alembic migrations to DATABASE_URL
 seed: setup ## Seed the demo tenant (no-op when already seeded)
 	@$(APP_PY) -m crm.seed
 
+tiers: setup ## Recompute every customer's tier and churn from policy/tiers.yml, recording each change
+	@$(APP_PY) -m crm.tiers recompute
+
+policy-check: setup ## Validate the policy files (policy/*.yml); problems are reported with file and line
+	@$(APP_PY) -m crm.policy_check
+
 train: setup ## Train the Rasa model if data/, domain.yml, config.yml or bot/ changed
 	@$(APP_PY) -c 'from stack.model import ensure_model; print(ensure_model())'
 
@@ -50,4 +56,4 @@ lock: ## Re-resolve requirements/*.in into the committed lock files
 clean: ## Remove generated files (virtual environments are kept)
 	rm -rf var models results .pytest_cache
 
-.PHONY: help setup run test prepare migrate seed train validate lint bench lock clean
+.PHONY: help setup run test prepare migrate seed tiers policy-check train validate lint bench lock clean

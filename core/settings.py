@@ -19,6 +19,7 @@ _DEV_SECRETS = {
     "widget_secret": "changethis",
     "rasa_jwt_secret": "development-only-rasa-jwt-secret-never-in-production",
     "action_server_token": "development-only-action-server-token-never-in-production",
+    "jwt_secret": "development-only-agent-console-jwt-secret-never-in-production",
 }
 _KNOWN_WEAK_SECRETS = {"changethis", "changeme", "secret", "password", *_DEV_SECRETS.values()}
 MIN_SECRET_LENGTH = 32
@@ -77,6 +78,8 @@ class Settings(BaseSettings):
     widget_secret: str = _DEV_SECRETS["widget_secret"]
     rasa_jwt_secret: str = _DEV_SECRETS["rasa_jwt_secret"]
     action_server_token: str = _DEV_SECRETS["action_server_token"]
+    # JWT_SECRET signs the agent/supervisor/ops console's access tokens.
+    jwt_secret: str = _DEV_SECRETS["jwt_secret"]
 
     # OpenAPI docs (/docs, /openapi.json): on in development, off elsewhere unless API_DOCS=1.
     api_docs: bool | None = None
@@ -87,6 +90,9 @@ class Settings(BaseSettings):
     # Keep it equal to session_expiration_time in domain.yml's session_config.
     conversation_idle_minutes: int = Field(default=30, gt=0)
     timezone: str = "Asia/Shanghai"
+
+    # Agent console logins (api/auth.py): HS256 secret for access tokens and how long a token lives.
+    access_token_minutes: int = 480
 
     # --- WeChat official account (api/channels/wechat) ----------------------------------------------------
     # The development defaults are a contract (outside tools drive a fresh `make run` with them); outside

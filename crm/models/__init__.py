@@ -3,10 +3,20 @@
 from crm.models.base import Base, TimestampMixin
 from crm.models.bookings import Booking
 from crm.models.conversations import Conversation, ConversationOwnerChange, Message
-from crm.models.customers import Customer, TierServiceLevel
+from crm.models.customers import Customer, TierChange, TierServiceLevel
 from crm.models.orders import Order, OrderEvent, OrderItem
 from crm.models.sequences import NumberSequence
-from crm.models.support import Agent, Complaint, CsatResponse, Escalation
+from crm.models.support import (
+    Agent,
+    CompensationOffer,
+    Complaint,
+    CsatResponse,
+    Escalation,
+    EscalationNote,
+    ServiceDesk,
+    StaffAccount,
+    SupervisorTask,
+)
 from crm.models.tenant import Business, FaqEntry, Product, Service, Store
 from crm.models.wechat import (
     WeChatAccessToken,
@@ -22,12 +32,14 @@ __all__ = [
     "Base",
     "Booking",
     "Business",
+    "CompensationOffer",
     "Complaint",
     "Conversation",
     "ConversationOwnerChange",
     "CsatResponse",
     "Customer",
     "Escalation",
+    "EscalationNote",
     "FaqEntry",
     "Message",
     "NumberSequence",
@@ -36,7 +48,11 @@ __all__ = [
     "OrderItem",
     "Product",
     "Service",
+    "ServiceDesk",
+    "StaffAccount",
     "Store",
+    "SupervisorTask",
+    "TierChange",
     "TierServiceLevel",
     "TimestampMixin",
     "WeChatAccessToken",

@@ -2,6 +2,8 @@
 
 Tenant facts (businesses, stores, prices, tiers, FAQ answers, agents) come from the YAML files in
 crm/seed/data; customers, orders, bookings and complaints are generated from random.Random(random_seed).
+Tiers and churn are then computed by the same rule as `python -m crm.tiers recompute` (policy/tiers.yml),
+and in development every agent, `supervisor` and `ops` get a console login with the demo password.
 
 Dates: every generated moment is an offset from an *anchor date* ("now" = its local midnight). The CLI's
 default anchor is today in settings.timezone, so a fresh demo database always has orders in transit
@@ -26,7 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from core.settings import get_settings
-from crm.models import Base, Booking, Business, Complaint, Customer, FaqEntry, Order, Store
+from crm.models import Base, Booking, Business, Complaint, Customer, FaqEntry, Order, ServiceDesk, Store
 from crm.numbers import BOOKING_PREFIX, ORDER_PREFIX, TICKET_PREFIX, allocate_numbers, format_number
 from crm.seed.bookings import BookingFactory
 from crm.seed.clock import SeedClock
@@ -34,7 +36,9 @@ from crm.seed.complaints import ComplaintFactory
 from crm.seed.config import SeedData, load_seed_data
 from crm.seed.customers import CENT, CustomerDraft, make_customers
 from crm.seed.orders import OrderFactory
-from crm.seed.tenant import TenantRefs, seed_tenant
+from crm.seed.tenant import TenantRefs, seed_service_desk, seed_tenant
+from crm.services.accounts import seed_demo_accounts
+from crm.services.tiers import override_tier, recompute_tiers
 
 RowT = TypeVar("RowT", bound=Base)
 TIER_ORDER = ("lead", "iron", "gold", "platinum")
@@ -90,6 +94,7 @@ def _report(session: Session, anchor: date | None, already_seeded: bool) -> Seed
 def seed(session: Session, *, anchor: date | None = None, data: SeedData | None = None) -> SeedReport:
     """Fill an empty, migrated CRM database; on an already seeded one do nothing. Flushes, never commits."""
     if is_seeded(session):
+        _complete_handoff_data(session, data or load_seed_data())
         return _report(session, None, already_seeded=True)
     data = data or load_seed_data()
     config = data.generator
@@ -107,7 +112,6 @@ def seed(session: Session, *, anchor: date | None = None, data: SeedData | None 
     session.add_all(orders)
     session.flush()
     _finalize_customers(rng, drafts, orders, refs, clock)
-    _override_tiers(rng, drafts, config.counts.tier_overrides)
     session.flush()
 
     hotel = data.business("hotel")
@@ -130,7 +134,26 @@ def seed(session: Session, *, anchor: date | None = None, data: SeedData | None 
     complaints = _numbered(session, complaints, TICKET_PREFIX, clock, _created_at)
     session.add_all(complaints)
     session.flush()
+
+    recompute_tiers(session, now=clock.now, changed_by="seed")
+    _check_demo_tiers(drafts)
+    _override_tiers(session, random.Random(config.random_seed), drafts, config.counts.tier_overrides, clock)
+    _seed_demo_accounts(session, data)
     return _report(session, clock.anchor, already_seeded=False)
+
+
+def _seed_demo_accounts(session: Session, data: SeedData) -> None:
+    if get_settings().app_env == "development":
+        seed_demo_accounts(session, staff=[(staff.username, staff.name, staff.role) for staff in data.staff])
+
+
+def _complete_handoff_data(session: Session, data: SeedData) -> None:
+    """A database seeded before the handoff migration gets its service desk, tiers and demo logins."""
+    if session.scalar(select(func.count()).select_from(ServiceDesk)) == 0:
+        seed_service_desk(session, data, at=datetime.now(ZoneInfo(get_settings().timezone)))
+    if session.scalar(select(func.count()).select_from(Customer).where(Customer.tier_computed_at.is_(None))):
+        recompute_tiers(session, changed_by="seed")
+    _seed_demo_accounts(session, data)
 
 
 def seed_demo_tenant(session: Session, *, anchor: date | None = None) -> bool:
@@ -180,13 +203,8 @@ def _finalize_customers(
         delivered = sum((order.amount for order in own if order.status == "delivered"), Decimal("0"))
         spend = (draft.historic_spend + delivered).quantize(CENT)
         customer.lifetime_spend = spend
-        customer.tier = refs.tier_for_spend(float(spend))
-        if draft.demo is not None and customer.tier != draft.demo.expected_tier:
-            raise ValueError(
-                f"demo customer {draft.demo.web_user_id}: spend {spend} gives tier {customer.tier}, "
-                f"expected {draft.demo.expected_tier}; adjust historic_spend in generator.yml"
-            )
-        points_per_yuan = refs.tier_data(customer.tier).points_per_yuan
+        # Points were earned at the rate of the tier the lifetime spend reached (tiers.yml thresholds).
+        points_per_yuan = refs.tier_data(refs.tier_for_spend(float(spend))).points_per_yuan
         customer.points = int(spend * points_per_yuan * Decimal(str(round(rng.uniform(0.3, 1.0), 2))))
         if own:
             first = min(order.placed_at for order in own)
@@ -199,8 +217,27 @@ def _finalize_customers(
         flag_modified(customer, "updated_at")
 
 
-def _override_tiers(rng: random.Random, drafts: list[CustomerDraft], count: int) -> None:
-    """A few manual upgrades (e.g. goodwill after a complaint): one tier above the spend-based one."""
+def _check_demo_tiers(drafts: list[CustomerDraft]) -> None:
+    for draft in drafts:
+        if draft.demo is not None and draft.customer.tier != draft.demo.expected_tier:
+            raise ValueError(
+                f"demo customer {draft.demo.web_user_id} computes as {draft.customer.tier} "
+                f"({draft.customer.tier_reason}), expected {draft.demo.expected_tier}; "
+                "adjust its orders in generator.yml"
+            )
+
+
+def _override_tiers(
+    session: Session, rng: random.Random, drafts: list[CustomerDraft], count: int, clock: SeedClock
+) -> None:
+    """A few manual upgrades (goodwill after a complaint): one tier above the computed one, recorded."""
     candidates = [draft.customer for draft in drafts if draft.demo is None and draft.customer.tier != "platinum"]
     for customer in rng.sample(candidates, k=min(count, len(candidates))):
-        customer.tier_override = TIER_ORDER[TIER_ORDER.index(customer.tier) + 1]
+        override_tier(
+            session,
+            customer_id=customer.id,
+            tier=TIER_ORDER[TIER_ORDER.index(customer.tier) + 1],  # type: ignore[arg-type]
+            reason="goodwill upgrade after a complaint",
+            changed_by="seed",
+            now=clock.now,
+        )

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from crm.enums import BusinessCode, ComplaintCategory, Gender, OrderStatus, Tier
+from crm.enums import BusinessCode, ComplaintCategory, Gender, OrderStatus, StaffRole, Tier
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -48,6 +48,8 @@ class GroupData(Strict):
     short_name_zh: str
     hotline: str
     hotline_hours_zh: str
+    # When human agents are on duty (same shape as business hours); the handoff rules read it from the CRM.
+    service_hours: Hours
     complaint_hotline: str
     email: str
     wechat_account_zh: str
@@ -128,6 +130,15 @@ class AgentData(Strict):
     skills: list[BusinessCode]
     max_concurrent: int
     active: bool = True
+    groups: list[str] = Field(default_factory=list)
+
+
+class StaffData(Strict):
+    """A console login that is not an agent (supervisor, ops); agents get one from agents.yml."""
+
+    username: str
+    name: str
+    role: StaffRole
 
 
 class FaqData(Strict):
@@ -194,10 +205,26 @@ class ComplaintTextData(Strict):
     text: str
 
 
+class DemoOrderItemData(Strict):
+    """A fixed line item of a demo order: a product (sku) or a service (code) of the order's business."""
+
+    sku: str | None = None
+    service: str | None = None
+    quantity: int = 1
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> DemoOrderItemData:
+        if (self.sku is None) == (self.service is None):
+            raise ValueError("a demo order item names exactly one of sku or service")
+        return self
+
+
 class DemoOrderData(Strict):
     business: BusinessCode
     status: OrderStatus
     days_ago: int
+    # Fixed items (so the demo customer's trailing spend, and so its tier, is known); random when absent.
+    items: list[DemoOrderItemData] | None = None
 
 
 class DemoBookingData(Strict):
@@ -259,6 +286,7 @@ class SeedData(Strict):
     products: list[ProductData]
     tiers: list[TierData]
     agents: list[AgentData]
+    staff: list[StaffData]
     faq: FaqFile
     generator: GeneratorData
 
@@ -280,6 +308,7 @@ def load_seed_data() -> SeedData:
         products=[ProductData.model_validate(item) for item in _read("catalog.yml")["products"]],
         tiers=[TierData.model_validate(item) for item in _read("tiers.yml")["tiers"]],
         agents=[AgentData.model_validate(item) for item in _read("agents.yml")["agents"]],
+        staff=[StaffData.model_validate(item) for item in _read("agents.yml")["staff"]],
         faq=FaqFile.model_validate(_read("faq.yml")),
         generator=GeneratorData.model_validate(_read("generator.yml")),
     )

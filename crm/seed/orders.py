@@ -11,7 +11,7 @@ from itertools import pairwise
 from crm.enums import is_valid_order_timeline
 from crm.models import Order, OrderEvent, OrderItem, Store
 from crm.seed.clock import SeedClock
-from crm.seed.config import GeneratorData
+from crm.seed.config import DemoOrderItemData, GeneratorData
 from crm.seed.customers import CustomerDraft, make_name
 from crm.seed.tenant import TenantRefs
 
@@ -42,6 +42,7 @@ class OrderPlan:
     business: str
     status: str
     age_days: tuple[float, float]
+    items: list[DemoOrderItemData] | None = None
 
 
 def timeline_for(status: str, *, shipping: bool, rng: random.Random) -> list[str]:
@@ -94,7 +95,7 @@ class OrderFactory:
 
     def demo_plans(self, drafts: list[CustomerDraft]) -> list[OrderPlan]:
         return [
-            OrderPlan(draft, order.business, order.status, (order.days_ago, order.days_ago + 0.5))
+            OrderPlan(draft, order.business, order.status, (order.days_ago, order.days_ago + 0.5), order.items)
             for draft in drafts
             if draft.demo is not None
             for order in draft.demo.orders
@@ -135,6 +136,9 @@ class OrderFactory:
             updated_at=moments[-1],
         )
         order.items = self._items(plan.business, store)
+        if plan.items is not None:
+            # Drawn above anyway, so the random stream (and every generated row after it) stays the same.
+            order.items = [self._fixed_item(plan.business, item) for item in plan.items]
         order.amount = sum((item.unit_price * item.quantity for item in order.items), Decimal("0"))
         if online:
             self._ship_to(order, plan.draft)
@@ -184,6 +188,16 @@ class OrderFactory:
             OrderItem(service_id=service.id, name=service.name, quantity=1, unit_price=service.price)
             for service in services
         ]
+
+    def _fixed_item(self, business: str, item: DemoOrderItemData) -> OrderItem:
+        if item.sku is not None:
+            product = next(product for product in self.refs.products if product.sku == item.sku)
+            size = product.sizes[0] if product.sizes else None
+            return OrderItem(
+                product_id=product.id, name=product.name, size=size, quantity=item.quantity, unit_price=product.price
+            )
+        service = self.refs.service(business, str(item.service))
+        return OrderItem(service_id=service.id, name=service.name, quantity=item.quantity, unit_price=service.price)
 
     def _ship_to(self, order: Order, draft: CustomerDraft) -> None:
         rng = self.rng

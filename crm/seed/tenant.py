@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from crm.models import Agent, Business, FaqEntry, Product, Service, Store, TierServiceLevel
+from crm.models import Agent, Business, FaqEntry, Product, Service, ServiceDesk, Store, TierServiceLevel
 from crm.seed.config import SeedData, TierData, expand_hours
 
 
@@ -92,6 +92,7 @@ def seed_tenant(session: Session, data: SeedData, *, opened_at: datetime) -> Ten
         product = Product(business_id=menswear.id, **product_data.model_dump(), **stamp)
         session.add(product)
         refs.products.append(product)
+    seed_service_desk(session, data, at=opened_at)
     for agent_data in data.agents:
         agent = Agent(**agent_data.model_dump(), **stamp)
         session.add(agent)
@@ -99,6 +100,22 @@ def seed_tenant(session: Session, data: SeedData, *, opened_at: datetime) -> Ten
     session.flush()
     _seed_faq(session, data, refs, stamp)
     return refs
+
+
+def seed_service_desk(session: Session, data: SeedData, *, at: datetime) -> None:
+    """The customer-service desk: hotlines and agents' service hours from the tenant's `group` block."""
+    group = data.tenant.group
+    session.add(
+        ServiceDesk(
+            hotline=group.hotline,
+            complaint_hotline=group.complaint_hotline,
+            service_hours=expand_hours(group.service_hours),
+            service_hours_text_zh=group.hotline_hours_zh,
+            created_at=at,
+            updated_at=at,
+        )
+    )
+    session.flush()
 
 
 def _seed_faq(session: Session, data: SeedData, refs: TenantRefs, stamp: dict[str, datetime]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import sqlite3
 from collections.abc import Iterator
 
@@ -26,22 +25,14 @@ from api.texts import text
 from core.logging import install_pii_masking, mask_pii
 from core.settings import Settings
 from crm.models import Message
-from tests.api.test_widget_channel import REAL_WECHAT_ACCOUNT, SECRET, FakeRasa
+from tests.api.test_widget_channel import SECRET, FakeRasa
+from tests.production import production_settings_values
 
 CJK = "\u4e00-\u9fff"
 
 
 def production_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "app_env": "production",
-        "widget_secret": "w" + secrets.token_urlsafe(32),
-        "rasa_jwt_secret": "r" + secrets.token_urlsafe(32),
-        "action_server_token": "a" + secrets.token_urlsafe(32),
-        "rasa_url": "http://rasa.internal:5005",
-        **REAL_WECHAT_ACCOUNT,
-        **overrides,
-    }
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**production_settings_values(rasa_url="http://rasa.internal:5005", **overrides))  # type: ignore[arg-type]
 
 
 class FakeServices(FakeRasa):

@@ -602,7 +602,10 @@ def test_menu_publish_command_runs_against_wechat_api_base(fake_api: FakeWeChatA
 
 
 def test_default_wechat_credentials_are_refused_outside_development() -> None:
-    strong = {name: secrets.token_urlsafe(32) for name in ("widget_secret", "rasa_jwt_secret", "action_server_token")}
+    strong = {
+        name: secrets.token_urlsafe(32)
+        for name in ("widget_secret", "rasa_jwt_secret", "action_server_token", "jwt_secret")
+    }
     with pytest.raises(ValueError, match="WECHAT_TOKEN"):
         Settings(app_env="production", **strong)
     Settings(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -21,15 +20,9 @@ from core.settings import Settings
 from crm.models import Agent, Conversation, Customer, Message
 from crm.schemas import MessageOut, OutgoingMessage
 from crm.services import conversation_ownership, conversations
+from tests.production import production_settings_values
 
 SECRET = "test-secret"
-# Outside development the WeChat channel needs the account's own credentials too.
-REAL_WECHAT_ACCOUNT = {
-    "wechat_token": "real-token",
-    "wechat_appid": "wx1111111111111111",
-    "wechat_secret": "real-wechat-secret",
-    "wechat_aes_key": "R" * 43,
-}
 
 
 @dataclass
@@ -259,20 +252,14 @@ def test_oversized_request_body_is_refused_before_parsing(client: TestClient) ->
 
 
 def test_dev_identity_is_not_served_outside_development(seeded_sessionmaker: sessionmaker[Session]) -> None:
-    settings = Settings(
-        app_env="production",
-        widget_secret="w" + secrets.token_urlsafe(32),
-        rasa_jwt_secret="r" + secrets.token_urlsafe(32),
-        action_server_token="a" + secrets.token_urlsafe(32),
-        **REAL_WECHAT_ACCOUNT,
-    )
+    settings = Settings(**production_settings_values())
     with TestClient(create_app(seeded_sessionmaker, settings)) as production:
         assert production.get("/api/widget/dev-identity", params={"web_user_id": "demo-gold"}).status_code == 404
 
 
 def test_default_secret_is_refused_outside_development() -> None:
     with pytest.raises(ValueError, match="WIDGET_SECRET"):
-        Settings(app_env="production", widget_secret="changethis", **REAL_WECHAT_ACCOUNT)
+        Settings(**production_settings_values(widget_secret="changethis"))
 
 
 # --- the websocket ---------------------------------------------------------------------------------------------

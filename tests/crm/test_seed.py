@@ -23,10 +23,10 @@ from crm.models import (
     NumberSequence,
     Order,
     Store,
-    TierServiceLevel,
 )
 from crm.numbers import BOOKING_NUMBER_RE, MOBILE_RE, ORDER_NUMBER_RE, TICKET_NUMBER_RE
 from crm.seed import seed, seed_demo_tenant
+from crm.services.tiers import recompute_tiers
 from tests.crm.conftest import ANCHOR
 
 LOCAL = ZoneInfo(get_settings().timezone)
@@ -78,17 +78,15 @@ def test_top_fifth_of_customers_hold_most_of_the_spend(seeded_session: Session) 
     assert sum(top) / sum(spends) >= Decimal("0.7")
 
 
-def test_tiers_follow_lifetime_spend_thresholds(seeded_session: Session) -> None:
-    thresholds = sorted(
-        seeded_session.execute(select(TierServiceLevel.tier, TierServiceLevel.min_lifetime_spend)).all(),
-        key=lambda row: row[1],
-        reverse=True,
-    )
+def test_seeded_tiers_are_the_recomputed_ones(seeded_session: Session) -> None:
+    """The seed runs the policy/tiers.yml rule: recomputing changes nothing, every tier is in use."""
     customers = seeded_session.scalars(select(Customer)).all()
-    for customer in customers:
-        expected = next(tier for tier, minimum in thresholds if customer.lifetime_spend >= minimum)
-        assert customer.tier == expected, customer.name
+    before = {customer.id: customer.tier for customer in customers}
+    report = recompute_tiers(seeded_session, now=ANCHOR_MIDNIGHT, changed_by="test")
+    assert report.changed == 0
+    assert {customer.id: customer.tier for customer in customers} == before
     assert {customer.tier for customer in customers} == {"platinum", "gold", "iron", "lead"}
+    assert all(customer.tier_reason for customer in customers)
     assert any(customer.tier_override for customer in customers)
 
 

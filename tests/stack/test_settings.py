@@ -11,7 +11,7 @@ import pytest
 
 from core.settings import PROJECT_ROOT, Settings, secret_problem
 from stack.processes import service_specs, settings_env
-from tests.api.test_widget_channel import REAL_WECHAT_ACCOUNT
+from tests.production import REAL_WECHAT_ACCOUNT, production_settings_values
 
 
 def strong() -> str:
@@ -59,30 +59,17 @@ def test_time_budgets_are_ordered_inside_the_message_budget() -> None:
 def test_weak_secrets_are_refused_outside_development(value: str) -> None:
     assert secret_problem(value) is not None
     with pytest.raises(ValueError, match="WIDGET_SECRET"):
-        Settings(
-            app_env="production",
-            widget_secret=value,
-            rasa_jwt_secret=strong(),
-            action_server_token=strong(),
-            **REAL_WECHAT_ACCOUNT,
-        )
+        Settings(**production_settings_values(widget_secret=value))
 
 
-@pytest.mark.parametrize("name", ["widget_secret", "rasa_jwt_secret", "action_server_token"])
+@pytest.mark.parametrize("name", ["widget_secret", "rasa_jwt_secret", "action_server_token", "jwt_secret"])
 def test_each_secret_is_checked_and_named(name: str) -> None:
-    values = {"widget_secret": strong(), "rasa_jwt_secret": strong(), "action_server_token": strong(), name: "x"}
     with pytest.raises(ValueError, match=name.upper()):
-        Settings(app_env="production", **values, **REAL_WECHAT_ACCOUNT)
+        Settings(**production_settings_values(**{name: "x"}))
 
 
 def test_long_random_secrets_are_accepted_and_development_keeps_its_defaults() -> None:
-    Settings(
-        app_env="production",
-        widget_secret=strong(),
-        rasa_jwt_secret=strong(),
-        action_server_token=strong(),
-        **REAL_WECHAT_ACCOUNT,
-    )
+    Settings(**production_settings_values())
     assert Settings(app_env="development").widget_secret == "changethis"
 
 
@@ -98,7 +85,7 @@ def test_long_random_secrets_are_accepted_and_development_keeps_its_defaults() -
 )
 def test_a_weak_secret_stops_each_process_with_one_line_naming_it(entry: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "APP_ENV": "production", "WIDGET_SECRET": "CHANGETHIS"}
-    env.update(RASA_JWT_SECRET=strong(), ACTION_SERVER_TOKEN=strong())
+    env.update(RASA_JWT_SECRET=strong(), ACTION_SERVER_TOKEN=strong(), JWT_SECRET=strong())
     env.update({name.upper(): value for name, value in REAL_WECHAT_ACCOUNT.items()})
     result = subprocess.run([sys.executable, *entry], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode != 0

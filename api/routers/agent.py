@@ -1,0 +1,392 @@
+"""The agent console's API: queue, claim, conversation view, replies, notes, transfer, compensation,
+close, abuse flags, tier overrides and the supervisor overview. Every route needs a staff token.
+
+Every customer-bound write (the "客服…为您服务" greeting, agent replies, the closing line) goes through
+`deliver_to_customer`, the one place to swap for the hub's outbound entry point.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+from decimal import Decimal
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api import auth
+from api.auth import SessionFactoryDep, Staff, require_roles
+from api.texts import text
+from core.settings import get_settings
+from crm.enums import EscalationOutcome, Tier
+from crm.errors import NotFoundError
+from crm.models import Agent
+from crm.repositories import ConversationRepository
+from crm.schemas import ConversationOut, MessageOut, OutgoingMessage
+from crm.services import queue
+from crm.services.conversations import list_transcript, record_outbound_messages
+from crm.services.csat import CsatOut, SupervisorTaskOut, get_csat, list_supervisor_tasks
+from crm.services.customer_card import CustomerCardOut, customer_card, flag_abuse
+from crm.services.tiers import override_tier
+
+router = APIRouter(prefix="/api/agent", tags=["agent console"])
+# What api/main.py includes: the logins and the console routes.
+console_router = APIRouter()
+
+AgentOnly = Annotated[Staff, Depends(require_roles("agent"))]
+AgentOrSupervisor = Annotated[Staff, Depends(require_roles("agent", "supervisor"))]
+Supervisor = Annotated[Staff, Depends(require_roles("supervisor"))]
+OpsOrSupervisor = Annotated[Staff, Depends(require_roles("ops", "supervisor"))]
+ConversationId = Annotated[int, Path(ge=1)]
+
+
+def deliver_to_customer(
+    session: Session, *, conversation_id: int, sender: str, texts: list[str], agent_id: int | None
+) -> list[MessageOut]:
+    """Store messages for the customer in the transcript (the web chat shows them from history).
+
+    The single customer-bound write of this module: at merge it becomes hub.send(conversation_id,
+    sender, messages, agent_id), which stores once, publishes and delivers on the customer's channel.
+    """
+    return record_outbound_messages(
+        session,
+        conversation_id=conversation_id,
+        reply_to_id=None,
+        sender=sender,
+        messages=[OutgoingMessage(text=item) for item in texts],
+        agent_id=agent_id,
+    )
+
+
+# -- request and response bodies ---------------------------------------------------------------------
+
+
+class QueueItemView(BaseModel):
+    conversation_id: int
+    customer_id: int | None
+    tier: Tier | None
+    priority: int
+    reason: str
+    waiting_seconds: int
+    sla_due_at: datetime | None
+    sla_breached: bool
+    business_code: str | None
+    agent_group: str | None
+
+
+class QueueView(BaseModel):
+    items: list[QueueItemView]
+
+
+class ConversationView(BaseModel):
+    conversation: ConversationOut
+    transcript: list[MessageOut]
+    customer: CustomerCardOut | None
+    escalation: queue.EscalationOut | None
+    notes: list[queue.NoteOut]
+    csat: CsatOut | None
+
+
+class MessageIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class CloseIn(BaseModel):
+    summary: str = Field(min_length=1, max_length=2000)
+    outcome: EscalationOutcome
+    callback_at: datetime | None = None
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class TransferIn(BaseModel):
+    agent_id: int | None = None
+    group: str | None = Field(default=None, min_length=1, max_length=32)
+
+
+class CompensationIn(BaseModel):
+    coupon_amount: Decimal | None = Field(default=None, gt=0, max_digits=10, decimal_places=2)
+    points: int | None = Field(default=None, gt=0)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class AbuseIn(BaseModel):
+    note: str = Field(max_length=500, description="empty clears the flag")
+
+
+class TierOverrideIn(BaseModel):
+    tier: Tier | None = Field(description="null clears the override")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class AgentLoadView(BaseModel):
+    agent_id: int
+    username: str
+    name: str
+    active: bool
+    load: int
+    max_concurrent: int
+
+
+class SupervisorView(BaseModel):
+    queue: list[QueueItemView]
+    agents: list[AgentLoadView]
+    sla_breaches_today: int
+    follow_up_tasks: list[SupervisorTaskOut]
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _error(status: int, code: str, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail={"code": code, "message": message})
+
+
+def _open_escalation(session: Session, conversation_id: int) -> queue.EscalationOut:
+    escalation = queue.open_escalation(session, conversation_id=conversation_id)
+    if escalation is None:
+        raise _error(404, "no_open_escalation", f"conversation {conversation_id} has no open handoff")
+    return escalation
+
+
+def _owned_escalation(session: Session, conversation_id: int, staff: Staff) -> queue.EscalationOut:
+    escalation = _open_escalation(session, conversation_id)
+    if staff.role == "agent" and (escalation.status != "assigned" or escalation.agent_id != staff.agent_id):
+        raise _error(409, "not_your_conversation", "该会话不由您接待 (claim the conversation first)")
+    return escalation
+
+
+def _agent_name(session: Session, agent_id: int | None) -> str:
+    agent = session.get(Agent, agent_id) if agent_id is not None else None
+    return agent.name if agent is not None else ""
+
+
+def _views(items: list[queue.QueueItem]) -> list[QueueItemView]:
+    return [QueueItemView.model_validate(item.model_dump()) for item in items]
+
+
+# -- routes -------------------------------------------------------------------------------------------
+
+
+@router.get("/queue", response_model=QueueView)
+def get_queue(staff: AgentOrSupervisor, factory: SessionFactoryDep) -> QueueView:
+    """Waiting conversations in serving order (priority, then waiting time)."""
+    with factory() as session:
+        return QueueView(items=_views(queue.list_queue(session)))
+
+
+@router.post("/conversations/{conversation_id}/claim", response_model=queue.EscalationOut)
+def claim(conversation_id: ConversationId, staff: AgentOnly, factory: SessionFactoryDep) -> queue.EscalationOut:
+    """Take a waiting conversation; 409 when someone else has it or the agent is at capacity."""
+    assert staff.agent_id is not None  # agent logins always name their agent
+    try:
+        with factory.begin() as session:
+            escalation, newly_assigned = queue.claim_conversation(
+                session, conversation_id=conversation_id, agent_id=staff.agent_id
+            )
+            if newly_assigned:  # a double tap must not greet the customer twice
+                name = _agent_name(session, staff.agent_id)
+                deliver_to_customer(
+                    session,
+                    conversation_id=conversation_id,
+                    sender="system",
+                    texts=[text("agent_joined", agent_name=name)],
+                    agent_id=staff.agent_id,
+                )
+            return escalation
+    except queue.AlreadyClaimedError as error:
+        raise _error(409, "already_claimed", f"该会话已被其他客服接待 ({error})") from error
+    except queue.AgentAtCapacityError as error:
+        raise _error(409, "at_capacity", f"您的接待量已满 ({error})") from error
+    except queue.SkillMismatchError as error:
+        raise _error(409, "not_qualified", f"该会话需要其他技能组接待 ({error})") from error
+    except NotFoundError as error:
+        raise _error(404, "not_waiting", f"该会话不在排队中 ({error})") from error
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationView)
+def get_conversation(
+    conversation_id: ConversationId, staff: AgentOrSupervisor, factory: SessionFactoryDep
+) -> ConversationView:
+    """The whole transcript (bot part included), the customer card, the handoff and its CSAT."""
+    with factory() as session:
+        conversation = ConversationRepository(session).get(conversation_id)
+        if conversation is None:
+            raise _error(404, "conversation_not_found", f"conversation {conversation_id} does not exist")
+        escalation = queue.latest_escalation(session, conversation_id=conversation_id)
+        card = (
+            customer_card(session, customer_id=conversation.customer_id, current_conversation_id=conversation_id)
+            if conversation.customer_id is not None
+            else None
+        )
+        return ConversationView(
+            conversation=ConversationOut.model_validate(conversation),
+            transcript=list_transcript(session, conversation_id=conversation_id, limit=500),
+            customer=card,
+            escalation=escalation,
+            notes=queue.list_notes(session, escalation_id=escalation.id) if escalation is not None else [],
+            csat=get_csat(session, conversation_id=conversation_id),
+        )
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
+def send_message(
+    conversation_id: ConversationId, body: MessageIn, staff: AgentOnly, factory: SessionFactoryDep
+) -> MessageOut:
+    """An agent's reply to the customer; the first one stops the SLA clock."""
+    message = body.text.strip()
+    if not message:
+        raise _error(422, "empty_message", "消息不能为空 (empty message)")
+    with factory.begin() as session:
+        escalation = _owned_escalation(session, conversation_id, staff)
+        stored = deliver_to_customer(
+            session, conversation_id=conversation_id, sender="agent", texts=[message], agent_id=staff.agent_id
+        )
+        queue.record_first_response(session, escalation_id=escalation.id, now=stored[0].created_at)
+        return stored[0]
+
+
+@router.post("/conversations/{conversation_id}/close", response_model=queue.EscalationOut)
+def close(
+    conversation_id: ConversationId, body: CloseIn, staff: AgentOrSupervisor, factory: SessionFactoryDep
+) -> queue.EscalationOut:
+    """End the handoff with a summary and an outcome; the customer is told the bot takes over again."""
+    with factory.begin() as session:
+        escalation = _owned_escalation(session, conversation_id, staff)
+        closed = queue.close(
+            session,
+            escalation_id=escalation.id,
+            summary=body.summary,
+            outcome=body.outcome,
+            callback_at=body.callback_at,
+        )
+        deliver_to_customer(
+            session,
+            conversation_id=conversation_id,
+            sender="system",
+            texts=[text("agent_closed")],
+            agent_id=escalation.agent_id,
+        )
+        return closed
+
+
+@router.post("/conversations/{conversation_id}/notes", response_model=queue.NoteOut)
+def add_note(
+    conversation_id: ConversationId, body: NoteIn, staff: AgentOrSupervisor, factory: SessionFactoryDep
+) -> queue.NoteOut:
+    """An internal note on the open handoff (never sent to the customer)."""
+    with factory.begin() as session:
+        escalation = _open_escalation(session, conversation_id)
+        try:
+            return queue.add_note(session, escalation_id=escalation.id, author=staff.username, text=body.text)
+        except ValueError as error:
+            raise _error(422, "empty_note", f"备注不能为空 ({error})") from error
+
+
+@router.post("/conversations/{conversation_id}/transfer", response_model=queue.EscalationOut)
+def transfer(
+    conversation_id: ConversationId, body: TransferIn, staff: AgentOrSupervisor, factory: SessionFactoryDep
+) -> queue.EscalationOut:
+    """Hand the conversation to another agent, or back to the queue of a group."""
+    if (body.agent_id is None) == (body.group is None):
+        raise _error(422, "transfer_target", "请指定转接的客服或技能组之一 (give exactly one of agent_id or group)")
+    try:
+        with factory.begin() as session:
+            escalation = _owned_escalation(session, conversation_id, staff)
+            return queue.transfer(
+                session,
+                escalation_id=escalation.id,
+                author=staff.username,
+                to_agent_id=body.agent_id,
+                to_group=body.group,
+            )
+    except queue.AgentAtCapacityError as error:
+        raise _error(409, "at_capacity", f"对方接待量已满 ({error})") from error
+    except queue.SkillMismatchError as error:
+        raise _error(409, "not_qualified", f"对方不具备该会话所需技能 ({error})") from error
+    except NotFoundError as error:
+        raise _error(404, "agent_not_found", str(error)) from error
+
+
+@router.post("/conversations/{conversation_id}/compensation", response_model=queue.CompensationOut)
+def offer_compensation(
+    conversation_id: ConversationId, body: CompensationIn, staff: AgentOrSupervisor, factory: SessionFactoryDep
+) -> queue.CompensationOut:
+    """Record a coupon (CNY) or credit points to the customer."""
+    try:
+        with factory.begin() as session:
+            escalation = _owned_escalation(session, conversation_id, staff)
+            return queue.offer_compensation(
+                session,
+                escalation_id=escalation.id,
+                agent_id=staff.agent_id,
+                coupon_amount=body.coupon_amount,
+                points=body.points,
+                note=body.note,
+            )
+    except ValueError as error:
+        raise _error(422, "invalid_compensation", f"补偿需为优惠券金额或积分之一 ({error})") from error
+
+
+@router.post("/customers/{customer_id}/abuse", status_code=204)
+def flag_customer_abuse(
+    customer_id: Annotated[int, Path(ge=1)], body: AbuseIn, staff: AgentOrSupervisor, factory: SessionFactoryDep
+) -> None:
+    """Flag (or with an empty note clear) suspected abuse on the customer record."""
+    try:
+        with factory.begin() as session:
+            flag_abuse(session, customer_id=customer_id, note=body.note, flagged_by=staff.username)
+    except NotFoundError as error:
+        raise _error(404, "customer_not_found", str(error)) from error
+
+
+@router.post("/customers/{customer_id}/tier", status_code=204)
+def set_tier_override(
+    customer_id: Annotated[int, Path(ge=1)], body: TierOverrideIn, staff: OpsOrSupervisor, factory: SessionFactoryDep
+) -> None:
+    """Ops: set or clear a manual tier with a reason (recorded in the tier history)."""
+    try:
+        with factory.begin() as session:
+            override_tier(
+                session, customer_id=customer_id, tier=body.tier, reason=body.reason, changed_by=staff.username
+            )
+    except NotFoundError as error:
+        raise _error(404, "customer_not_found", str(error)) from error
+    except ValueError as error:
+        raise _error(422, "reason_required", f"请填写调整原因 ({error})") from error
+
+
+@router.get("/supervisor", response_model=SupervisorView)
+def supervisor_overview(staff: Supervisor, factory: SessionFactoryDep) -> SupervisorView:
+    """Every queue, each agent's load, today's SLA breaches (local day) and open follow-ups (low ratings)."""
+    local = ZoneInfo(get_settings().timezone)
+    midnight = datetime.combine(datetime.now(local).date(), time(), local).astimezone(timezone.utc)
+    with factory.begin() as session:
+        queue.detect_breaches(session)
+        agents = session.scalars(select(Agent).order_by(Agent.id)).all()
+        loads: list[dict[str, Any]] = [
+            {
+                "agent_id": agent.id,
+                "username": agent.username,
+                "name": agent.name,
+                "active": agent.active,
+                "load": queue.agent_load(session, agent_id=agent.id),
+                "max_concurrent": agent.max_concurrent,
+            }
+            for agent in agents
+        ]
+        return SupervisorView(
+            queue=_views(queue.list_queue(session)),
+            agents=[AgentLoadView.model_validate(load) for load in loads],
+            sla_breaches_today=queue.count_breaches(session, since=midnight),
+            follow_up_tasks=list_supervisor_tasks(session),
+        )
+
+
+console_router.include_router(auth.router)
+console_router.include_router(router)
