@@ -1,15 +1,19 @@
 """The agent console's API: queue, claim, conversation view, replies, notes, transfer, compensation,
 close, abuse flags, tier overrides and the supervisor overview. Every route needs a staff token.
 
-Every customer-bound write (the "客服…为您服务" greeting, agent replies, the closing line) goes through
-`deliver_to_customer`, the one place to swap for the hub's outbound entry point.
+Every customer-bound message (the "客服…为您服务" greeting, agent replies, the closing line) goes through
+`deliver_to_customer`, i.e. the hub's one outbound entry point: stored once, published, delivered on the
+customer's channel (web chat socket, WeChat customer-service API). Database work runs in a worker thread and
+commits before anything is sent, so a customer never hears of a claim or a close that was rolled back.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime, time, timezone
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path
@@ -19,15 +23,17 @@ from sqlalchemy.orm import Session
 
 from api import auth
 from api.auth import SessionFactoryDep, Staff, require_roles
+from api.deps import HubDep
+from api.hub.conversation_hub import ConversationHub
 from api.texts import text
 from core.settings import get_settings
 from crm.enums import EscalationOutcome, Tier
-from crm.errors import NotFoundError
+from crm.errors import NotFoundError, OwnershipConflictError
 from crm.models import Agent
 from crm.repositories import ConversationRepository
 from crm.schemas import ConversationOut, MessageOut, OutgoingMessage
 from crm.services import queue
-from crm.services.conversations import list_transcript, record_outbound_messages
+from crm.services.conversations import list_transcript
 from crm.services.csat import CsatOut, SupervisorTaskOut, get_csat, list_supervisor_tasks
 from crm.services.customer_card import CustomerCardOut, customer_card, flag_abuse
 from crm.services.tiers import override_tier
@@ -43,22 +49,31 @@ OpsOrSupervisor = Annotated[Staff, Depends(require_roles("ops", "supervisor"))]
 ConversationId = Annotated[int, Path(ge=1)]
 
 
-def deliver_to_customer(
-    session: Session, *, conversation_id: int, sender: str, texts: list[str], agent_id: int | None
-) -> list[MessageOut]:
-    """Store messages for the customer in the transcript (the web chat shows them from history).
+T = TypeVar("T")
 
-    The single customer-bound write of this module: at merge it becomes hub.send(conversation_id,
-    sender, messages, agent_id), which stores once, publishes and delivers on the customer's channel.
-    """
-    return record_outbound_messages(
-        session,
-        conversation_id=conversation_id,
-        reply_to_id=None,
-        sender=sender,
+
+async def deliver_to_customer(
+    hub: ConversationHub, *, conversation_id: int, sender: str, texts: list[str], agent_id: int | None = None
+) -> list[MessageOut]:
+    """Say something to the customer through the hub (stored once, published, delivered by their channel)."""
+    return await hub.send(
+        conversation_id,
+        sender=sender,  # type: ignore[arg-type]
         messages=[OutgoingMessage(text=item) for item in texts],
-        agent_id=agent_id,
+        agent_id=agent_id if sender == "agent" else None,
     )
+
+
+async def in_thread(fn: Callable[[], T]) -> T:
+    """Blocking database work off the event loop."""
+    return await asyncio.to_thread(fn)
+
+
+def _conversation(session: Session, conversation_id: int) -> ConversationOut:
+    conversation = ConversationRepository(session).get(conversation_id)
+    if conversation is None:
+        raise NotFoundError(f"conversation {conversation_id} does not exist")
+    return ConversationOut.model_validate(conversation)
 
 
 # -- request and response bodies ---------------------------------------------------------------------
@@ -181,32 +196,41 @@ def get_queue(staff: AgentOrSupervisor, factory: SessionFactoryDep) -> QueueView
 
 
 @router.post("/conversations/{conversation_id}/claim", response_model=queue.EscalationOut)
-def claim(conversation_id: ConversationId, staff: AgentOnly, factory: SessionFactoryDep) -> queue.EscalationOut:
+async def claim(
+    conversation_id: ConversationId, staff: AgentOnly, factory: SessionFactoryDep, hub: HubDep
+) -> queue.EscalationOut:
     """Take a waiting conversation; 409 when someone else has it or the agent is at capacity."""
-    assert staff.agent_id is not None  # agent logins always name their agent
-    try:
+    agent_id = staff.agent_id
+    if agent_id is None:
+        raise _error(403, "not_an_agent", "只有客服账号可以接待会话 (only agent logins can claim)")
+
+    def work() -> tuple[queue.EscalationOut, str | None, ConversationOut]:
         with factory.begin() as session:
             escalation, newly_assigned = queue.claim_conversation(
-                session, conversation_id=conversation_id, agent_id=staff.agent_id
+                session, conversation_id=conversation_id, agent_id=agent_id
             )
-            if newly_assigned:  # a double tap must not greet the customer twice
-                name = _agent_name(session, staff.agent_id)
-                deliver_to_customer(
-                    session,
-                    conversation_id=conversation_id,
-                    sender="system",
-                    texts=[text("agent_joined", agent_name=name)],
-                    agent_id=staff.agent_id,
-                )
-            return escalation
+            # A double tap must not greet the customer twice.
+            name = _agent_name(session, agent_id) if newly_assigned else None
+            return escalation, name, _conversation(session, conversation_id)
+
+    try:
+        escalation, name, conversation = await in_thread(work)
     except queue.AlreadyClaimedError as error:
         raise _error(409, "already_claimed", f"该会话已被其他客服接待 ({error})") from error
     except queue.AgentAtCapacityError as error:
         raise _error(409, "at_capacity", f"您的接待量已满 ({error})") from error
     except queue.SkillMismatchError as error:
         raise _error(409, "not_qualified", f"该会话需要其他技能组接待 ({error})") from error
+    except OwnershipConflictError as error:
+        raise _error(409, "already_claimed", f"该会话已被其他客服接待 ({error})") from error
     except NotFoundError as error:
         raise _error(404, "not_waiting", f"该会话不在排队中 ({error})") from error
+    if name is not None:
+        await hub.announce(conversation, "owner")
+        await deliver_to_customer(
+            hub, conversation_id=conversation_id, sender="system", texts=[text("agent_joined", agent_name=name)]
+        )
+    return escalation
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationView)
@@ -235,44 +259,56 @@ def get_conversation(
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
-def send_message(
-    conversation_id: ConversationId, body: MessageIn, staff: AgentOnly, factory: SessionFactoryDep
+async def send_message(
+    conversation_id: ConversationId, body: MessageIn, staff: AgentOnly, factory: SessionFactoryDep, hub: HubDep
 ) -> MessageOut:
     """An agent's reply to the customer; the first one stops the SLA clock."""
     message = body.text.strip()
     if not message:
         raise _error(422, "empty_message", "消息不能为空 (empty message)")
-    with factory.begin() as session:
-        escalation = _owned_escalation(session, conversation_id, staff)
-        stored = deliver_to_customer(
-            session, conversation_id=conversation_id, sender="agent", texts=[message], agent_id=staff.agent_id
-        )
-        queue.record_first_response(session, escalation_id=escalation.id, now=stored[0].created_at)
-        return stored[0]
+
+    def owned() -> int:
+        with factory() as session:
+            return _owned_escalation(session, conversation_id, staff).id
+
+    escalation_id = await in_thread(owned)
+    stored = await deliver_to_customer(
+        hub, conversation_id=conversation_id, sender="agent", texts=[message], agent_id=staff.agent_id
+    )
+
+    def first_response() -> None:
+        with factory.begin() as session:
+            queue.record_first_response(session, escalation_id=escalation_id, now=stored[0].created_at)
+
+    await in_thread(first_response)
+    return stored[0]
 
 
 @router.post("/conversations/{conversation_id}/close", response_model=queue.EscalationOut)
-def close(
-    conversation_id: ConversationId, body: CloseIn, staff: AgentOrSupervisor, factory: SessionFactoryDep
+async def close(
+    conversation_id: ConversationId, body: CloseIn, staff: AgentOrSupervisor, factory: SessionFactoryDep, hub: HubDep
 ) -> queue.EscalationOut:
-    """End the handoff with a summary and an outcome; the customer is told the bot takes over again."""
-    with factory.begin() as session:
-        escalation = _owned_escalation(session, conversation_id, staff)
-        closed = queue.close(
-            session,
-            escalation_id=escalation.id,
-            summary=body.summary,
-            outcome=body.outcome,
-            callback_at=body.callback_at,
-        )
-        deliver_to_customer(
-            session,
-            conversation_id=conversation_id,
-            sender="system",
-            texts=[text("agent_closed")],
-            agent_id=escalation.agent_id,
-        )
-        return closed
+    """End the handoff with a summary and an outcome; the conversation goes back to the bot (its Rasa tracker,
+    and so the slots collected before the handoff, untouched) and the customer is told."""
+
+    def work() -> tuple[queue.EscalationOut, bool, ConversationOut]:
+        with factory.begin() as session:
+            escalation = _owned_escalation(session, conversation_id, staff)
+            was_open = escalation.status != "closed"
+            closed = queue.close(
+                session,
+                escalation_id=escalation.id,
+                summary=body.summary,
+                outcome=body.outcome,
+                callback_at=body.callback_at,
+            )
+            return closed, was_open, _conversation(session, conversation_id)
+
+    closed, was_open, conversation = await in_thread(work)
+    if was_open:  # a repeated close says nothing twice
+        await hub.announce(conversation, "owner")
+        await deliver_to_customer(hub, conversation_id=conversation_id, sender="system", texts=[text("agent_closed")])
+    return closed
 
 
 @router.post("/conversations/{conversation_id}/notes", response_model=queue.NoteOut)

@@ -28,6 +28,7 @@ from crm.models import (
     EscalationNote,
 )
 from crm.schemas import Dto
+from crm.services import conversation_ownership
 from crm.services.escalation_rules import (
     Counters,
     Decision,
@@ -163,6 +164,21 @@ def latest_escalation(session: Session, *, conversation_id: int) -> EscalationOu
     return EscalationOut.model_validate(escalation) if escalation is not None else None
 
 
+def _hand_conversation(
+    session: Session, conversation_id: int, *, to_owner: str, reason: str, actor: str, agent_id: int | None = None
+) -> None:
+    """Keeps the conversation's owner in step with its escalation: the hub routes by the owner (the bot is silent
+    while the queue or an agent has it). Ownership changes only through conversation_ownership, which records them."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.status != "open":
+        return
+    if conversation.owner == to_owner and conversation.assigned_agent_id == agent_id:
+        return
+    conversation_ownership.change_owner(
+        session, conversation_id=conversation_id, to_owner=to_owner, reason=reason[:64], actor=actor, agent_id=agent_id
+    )
+
+
 def enqueue(
     session: Session,
     *,
@@ -205,6 +221,7 @@ def enqueue(
         if existing is None:
             raise
         return EscalationOut.model_validate(existing), False
+    _hand_conversation(session, conversation_id, to_owner="queue", reason=decision.reason, actor="bot")
     return EscalationOut.model_validate(candidate), True
 
 
@@ -358,6 +375,9 @@ def claim_conversation(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise AlreadyClaimedError(f"conversation {conversation_id} was just claimed by another agent")
     session.refresh(escalation)
+    _hand_conversation(
+        session, conversation_id, to_owner="agent", reason="claimed", actor=agent.username, agent_id=agent_id
+    )
     return EscalationOut.model_validate(escalation), True
 
 
@@ -420,10 +440,14 @@ def transfer(
         _check_can_take(session, agent, escalation)
         escalation.status, escalation.agent_id, escalation.assigned_at = "assigned", to_agent_id, now
         note = f"transferred to agent {agent.username}"
+        _hand_conversation(
+            session, escalation.conversation_id, to_owner="agent", reason="transfer", actor=author, agent_id=to_agent_id
+        )
     else:
         escalation.status, escalation.agent_id, escalation.assigned_at = "queued", None, None
         escalation.agent_group = to_group
         note = f"transferred to group {to_group}"
+        _hand_conversation(session, escalation.conversation_id, to_owner="queue", reason="transfer", actor=author)
     session.add(EscalationNote(escalation_id=escalation_id, author=author, text=note, created_at=now))
     session.flush()
     return EscalationOut.model_validate(escalation)
@@ -509,6 +533,8 @@ def close(
     escalation.callback_at = callback_at
     escalation.closed_at = now or utcnow()
     session.flush()
+    # Back to the bot: the Rasa tracker is untouched, so the slots it collected before the handoff remain.
+    _hand_conversation(session, escalation.conversation_id, to_owner="bot", reason=f"closed:{outcome}", actor="agent")
     return EscalationOut.model_validate(escalation)
 
 

@@ -3,6 +3,7 @@ with the customer card, replies, close, notes, transfer, compensation, abuse fla
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -12,10 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.channels.identity import sign_web_user_id
 from api.main import create_app
 from core.settings import Settings
 from crm.models import Agent, CompensationOffer, Conversation, Customer, Message, TierChange
-from crm.services import queue
+from crm.services import conversation_ownership, queue
 from crm.services.accounts import DEMO_PASSWORD
 from crm.services.csat import record_csat
 from crm.services.escalation_rules import Counters, Signal, decide, load_escalation_rules, load_service_desk
@@ -290,3 +292,56 @@ def test_transfer_abuse_flag_and_tier_override(console: Console) -> None:
     supervisor = console.client.get("/api/agent/supervisor", headers=console.headers("supervisor")).json()
     assert any(agent["username"] == "agent.liuyang" and agent["load"] == 1 for agent in supervisor["agents"])
     assert supervisor["sla_breaches_today"] >= 0
+
+
+def test_the_customer_hears_the_agent_on_the_websocket_and_ownership_follows_the_handoff(console: Console) -> None:
+    """Queue → claim → reply → close: the owner moves bot → queue → agent → bot (recorded), and the customer's
+    web chat socket receives the greeting, the reply and the closing line pushed by the hub."""
+    conversation_id = console.escalate("demo-platinum", Signal("complaint", "high"), Counters(), "hotel", waited=10)
+    with console.factory() as session:
+        assert session.get(Conversation, conversation_id).owner == "queue"  # type: ignore[union-attr]
+    token = sign_web_user_id("demo-platinum", console.client.app.state.settings.widget_secret)  # type: ignore[attr-defined]
+    chenjing = console.headers("agent.chenjing")
+    with console.client.websocket_connect("/api/widget/ws") as socket:
+        socket.send_text(
+            json.dumps({"type": "hello", "user_id": "browser-p", "identity_token": token, "last_id": 10**9})
+        )
+        assert socket.receive_json() == {"type": "hello", "conversation_id": conversation_id}
+
+        assert (
+            console.client.post(f"/api/agent/conversations/{conversation_id}/claim", headers=chenjing).status_code
+            == 200
+        )
+        greeting = socket.receive_json()
+        assert greeting["type"] == "message" and greeting["message"]["sender"] == "system"
+        assert "陈静" in greeting["message"]["text"]
+
+        sent = console.client.post(
+            f"/api/agent/conversations/{conversation_id}/messages",
+            json={"text": "您好，我来帮您处理"},
+            headers=chenjing,
+        )
+        assert sent.status_code == 200
+        pushed = socket.receive_json()["message"]
+        assert (pushed["id"], pushed["sender"], pushed["agent_name"]) == (sent.json()["id"], "agent", "陈静")
+
+        closed = console.client.post(
+            f"/api/agent/conversations/{conversation_id}/close",
+            json={"summary": "已安排换房", "outcome": "resolved"},
+            headers=chenjing,
+        )
+        assert closed.status_code == 200
+        farewell = socket.receive_json()
+        while farewell["type"] != "message":  # an owner-change notice may come first
+            farewell = socket.receive_json()
+        assert farewell["message"]["sender"] == "system" and "小悦" in farewell["message"]["text"]
+
+    with console.factory() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None and (conversation.owner, conversation.assigned_agent_id) == ("bot", None)
+        history = conversation_ownership.owner_history(session, conversation_id=conversation_id)
+        assert [(change.from_owner, change.to_owner) for change in history] == [
+            ("bot", "queue"),
+            ("queue", "agent"),
+            ("agent", "bot"),
+        ]
