@@ -17,6 +17,8 @@ from pathlib import Path
 from types import FrameType
 
 from core.settings import Settings, get_settings_or_exit
+from crm.db import get_sessionmaker
+from crm.services.accounts import demo_login_lines
 from stack.database import prepare_database
 from stack.model import ensure_model
 from stack.paths import LOG_DIR, STATUS_FILE
@@ -64,6 +66,18 @@ def _say(line: str) -> None:
     print(f"[stack] {line}", flush=True)  # noqa: T201 - `make run`'s own output: starts, crashes, restarts
 
 
+def _demo_logins(settings: Settings, url: str) -> str:
+    """Development only: the seeded agent, supervisor and ops logins (POST /api/auth/login)."""
+    if settings.app_env != "development":
+        return ""
+    with get_sessionmaker()() as session:
+        lines = demo_login_lines(session)
+    if not lines:
+        return ""
+    body = "".join(f"      {line}\n" for line in lines)
+    return f"  Staff logins (POST {url}/api/auth/login; username, role, name, password):\n{body}"
+
+
 def run(settings: Settings) -> None:
     check_ports(settings)
     prepare_database(settings.database_url)
@@ -79,6 +93,8 @@ def run(settings: Settings) -> None:
         docs = f"  API docs:   {url}/docs\n" if settings.api_docs else ""
         print(  # noqa: T201 - the one thing a person running `make run` needs to see
             f"\n{supervisor.status_table()}\n\n  Chat page:  {url}/chat\n{docs}  Health:     {url}/health\n"
+            f"  WeChat:     {url}/wechat (server URL; token {settings.wechat_token}, AES key in .env.example)\n"
+            f"{_demo_logins(settings, url)}"
             f"  Logs:       var/log/   Status: python -m stack status\n"
             f"  A crashed service is restarted (reported here). Press Ctrl-C to stop.\n",
             flush=True,
