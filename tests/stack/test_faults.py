@@ -74,6 +74,16 @@ def test_the_action_server_refuses_calls_without_rasas_token(supervised_stack: E
     assert httpx.post(url, json={"next_action": "action_greet"}, trust_env=False).status_code == 401
 
 
+@pytest.mark.parametrize(("port_setting", "open_path"), [("rasa_port", "/"), ("action_port", "/health")])
+def test_internal_services_listen_only_on_their_configured_interface(
+    supervised_stack: EphemeralStack, port_setting: str, open_path: str
+) -> None:
+    port = getattr(supervised_stack.settings, port_setting)
+    assert httpx.get(f"http://127.0.0.1:{port}{open_path}", trust_env=False).status_code == 200
+    with pytest.raises(httpx.ConnectError):  # another address of this very machine
+        httpx.get(f"http://127.0.0.2:{port}{open_path}", timeout=2, trust_env=False)
+
+
 def test_the_stack_still_chats_through_the_locked_down_services(supervised_stack: EphemeralStack) -> None:
     replies = say(supervised_stack, f"faults-{uuid.uuid4().hex[:8]}", "你们几点营业")["replies"]
     assert replies and all(r["sender"] == "bot" for r in replies), replies
