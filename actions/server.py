@@ -23,7 +23,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from core.logging import install_pii_masking
 from core.settings import Settings, get_settings_or_exit
@@ -38,15 +38,41 @@ class CommitTooLateError(RuntimeError):
     """The action's caller has given up; committing now would write behind the customer's back."""
 
 
+_WROTE = "action_server_wrote"
+
+
+def _note_orm_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+def _note_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        session.info[_WROTE] = True
+
+
+def _forget_writes(session: Session) -> None:
+    session.info.pop(_WROTE, None)
+
+
 def _refuse_late_commit(session: Session) -> None:
+    """Only a transaction that writes is refused: a late lookup (read-only commit) changes nothing."""
+    wrote = session.info.get(_WROTE, False) or bool(session.new or session.dirty or session.deleted)
     deadline = _commit_deadline.get()
-    if deadline is not None and time.monotonic() > deadline:
+    if wrote and deadline is not None and time.monotonic() > deadline:
         raise CommitTooLateError("commit refused: past the action call's deadline (Rasa has stopped waiting)")
 
 
 def install_commit_guard() -> None:
-    if not event.contains(Session, "before_commit", _refuse_late_commit):
-        event.listen(Session, "before_commit", _refuse_late_commit)
+    for name, listener in (
+        ("do_orm_execute", _note_orm_write),
+        ("before_flush", _note_flush),
+        ("before_commit", _refuse_late_commit),
+        ("after_commit", _forget_writes),
+        ("after_rollback", _forget_writes),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
 
 
 def bearer_matches(header: str | None, token: str) -> bool:
@@ -76,11 +102,22 @@ def create_action_app(settings: Settings, action_package: str = "actions") -> Sa
     return app
 
 
+def warm_up() -> None:
+    """Loads what the first booking turn would load (jionlp's dictionaries: seconds) before serving:
+    a cold first call would otherwise overrun the action budget (ACTION_TIMEOUT_SECONDS)."""
+    from actions.datetimes import now, parse_when
+
+    started = time.monotonic()
+    parse_when("明天下午三点", now())
+    logger.info("Warmed up in %.1f s", time.monotonic() - started)
+
+
 def main() -> None:
     settings = get_settings_or_exit()
     utils.configure_colored_logging("INFO")
     utils.update_sanic_log_level()
     install_pii_masking()
+    warm_up()
     app = create_action_app(settings)
     logger.info("Action server on %s:%s (token required)", settings.action_host, settings.action_port)
     run_kwargs: dict[str, Any] = {"workers": utils.number_of_sanic_workers(), "access_log": False}

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.server import CommitTooLateError, _commit_deadline, bearer_matches, install_commit_guard
@@ -129,6 +129,33 @@ def test_a_commit_after_the_calls_deadline_is_rolled_back(seeded_sessionmaker: s
     finally:
         _commit_deadline.reset(token)
     assert count() == before + 1
+
+
+def test_a_late_lookup_is_not_refused_it_writes_nothing(seeded_sessionmaker: sessionmaker[Session]) -> None:
+    install_commit_guard()
+    token = _commit_deadline.set(time.monotonic() - 0.01)
+    try:
+        with seeded_sessionmaker.begin() as session:
+            assert session.scalars(select(Store)).first() is not None
+    finally:
+        _commit_deadline.reset(token)
+
+
+def test_a_late_core_update_is_refused(seeded_sessionmaker: sessionmaker[Session]) -> None:
+    install_commit_guard()
+    with seeded_sessionmaker() as session:
+        store = session.scalars(select(Store)).first()
+        assert store is not None
+        store_id, name = store.id, store.name
+    token = _commit_deadline.set(time.monotonic() - 0.01)
+    try:
+        with pytest.raises(CommitTooLateError):
+            with seeded_sessionmaker.begin() as session:
+                session.execute(update(Store).where(Store.id == store_id).values(name="改名"))
+    finally:
+        _commit_deadline.reset(token)
+    with seeded_sessionmaker() as session:
+        assert session.get(Store, store_id).name == name  # type: ignore[union-attr]
 
 
 def test_outside_an_action_call_commits_are_not_affected(seeded_sessionmaker: sessionmaker[Session]) -> None:
