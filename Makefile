@@ -35,8 +35,8 @@ train: setup ## Train the Rasa model if data/, domain.yml, config.yml or bot/ ch
 validate: setup ## rasa data validate
 	@$(RASA) data validate --fail-on-warnings
 
-lint: setup ## ruff on the Python code
-	@$(APP_PY) -m ruff check . && $(APP_PY) -m ruff format --check .
+lint: setup ## ruff on the Python code, mypy on actions, api and crm ([tool.mypy] in pyproject.toml)
+	@$(APP_PY) -m ruff check . && $(APP_PY) -m ruff format --check . && $(APP_PY) -m mypy
 
 NLU_EVAL ?= tests/nlu/test_nlu.jsonl
 CUSTOMERS ?= 20

@@ -24,11 +24,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.db import make_engine
 from crm.models import Booking, Business, Complaint, Customer, Order, Service, Store
+from crm.models import Conversation as ConversationRow
 
 CONVERSATIONS_FILE = Path(__file__).with_name("conversations.yml")
 TZ = ZoneInfo("Asia/Shanghai")
@@ -286,6 +287,17 @@ class Player:
             self._tokens[who] = response.json()["identity_token"]
         return self._tokens[who]
 
+    def start_a_new_conversation(self, web_user_id: str) -> None:
+        """A logged-in customer has one open conversation across browser sessions; closing it (as an agent
+        or the session timeout would) makes the next message open a new one with a fresh Rasa tracker, so one
+        script's unfinished form does not leak into the next script of the same demo customer."""
+        with self.session_factory.begin() as session:
+            session.execute(
+                update(ConversationRow)
+                .where(ConversationRow.channel_user_id == web_user_id, ConversationRow.status == "open")
+                .values(status="closed", closed_at=datetime.now(ZoneInfo("UTC")))
+            )
+
     def play(self, conversation: Conversation) -> ConversationResult:
         user = f"conv-{uuid.uuid4().hex[:12]}"
         variables = dict(self.facts)
@@ -300,6 +312,8 @@ class Player:
             return re.sub(r"\{([a-z][a-z0-9_]*)\}", lambda m: variables[m.group(1)], template)
 
         result = ConversationResult(conversation)
+        if token:
+            self.start_a_new_conversation(conversation.who)
         for turn in conversation.turns:
             said = fill(turn.say)
             body: dict[str, Any] = {"user_id": user, "text": said, "client_message_id": str(uuid.uuid4())}
