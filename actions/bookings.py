@@ -27,6 +27,7 @@ from actions.forms import (
     REQUESTED_SLOT,
     UNUSABLE,
     Form,
+    MobileMixin,
     Turn,
     accept,
     correction_tail,
@@ -288,7 +289,7 @@ PROBLEM_SLOTS = {
 }
 
 
-class ValidateBookingForm(Form):
+class ValidateBookingForm(MobileMixin, Form):
     """Runs on every turn of booking_form: reads answers and corrections, checks them and the store's calendar."""
 
     def name(self) -> str:
@@ -565,15 +566,9 @@ class ValidateBookingForm(Form):
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        mobile = find_mobile(str(value or ""))
+        mobile, events = self.reject_mobile(value, dispatcher, tracker)
         if mobile is None:
-            digits = str(value or "").lstrip(INVALID)
-            response = (
-                "utter_booking_phone_length"
-                if digits.isdigit() and len(digits) != 11
-                else "utter_booking_phone_invalid"
-            )
-            return reject(dispatcher, tracker, PHONE, response, digits=len(digits))
+            return events
         known = await in_read_only_session(customer_service.find_customer_by_mobile, mobile=mobile)
         return {**accept(PHONE, mobile), NEW_CUSTOMER: known is None}
 
@@ -786,7 +781,7 @@ def _booking_button(booking: booking_service.BookingOut) -> dict[str, str]:
     return {"title": line, "payload": booking.booking_number}
 
 
-class _ValidateBookingLookup(Form, ABC):
+class _ValidateBookingLookup(MobileMixin, Form, ABC):
     """Shared by the forms that act on an existing booking: which booking, and is it the customer's."""
 
     @abstractmethod
@@ -846,15 +841,9 @@ class _ValidateBookingLookup(Form, ABC):
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        mobile = find_mobile(str(value or ""))
+        mobile, events = self.reject_mobile(value, dispatcher, tracker)
         if mobile is None:
-            digits = str(value or "").lstrip(INVALID)
-            response = (
-                "utter_booking_phone_length"
-                if digits.isdigit() and len(digits) != 11
-                else "utter_booking_phone_invalid"
-            )
-            return reject(dispatcher, tracker, PHONE, response, digits=len(digits))
+            return events
         number = tracker.get_slot(BOOKING_ID)
         if number and not str(number).startswith(INVALID):
             owned = await in_session(booking_service.get_booking, booking_number=number, mobile=mobile)

@@ -17,6 +17,7 @@ from actions.forms import Form, MobileMixin, accept, reject
 from actions.normalize import find_order_number
 from actions.wording import fill
 from core.settings import get_settings
+from crm.enums import SHIPPED_STATUSES
 from crm.formatting import order_status_label
 from crm.schemas import OrderOut
 from crm.services import orders
@@ -24,7 +25,6 @@ from crm.services import orders
 ORDER_ID = "order_id"
 PHONE = "phone"
 RECENT_ORDERS_SHOWN = 5
-SHIPPED_STATUSES = {"shipped", "in_transit", "out_for_delivery", "delivered"}
 
 
 def _identified_customer_id(tracker: Tracker) -> int | None:
@@ -50,7 +50,7 @@ def describe_order(order: OrderOut, domain: DomainDict) -> dict[str, str]:
         for event in order.timeline
     )
     delivery: list[str] = []
-    if order.status in SHIPPED_STATUSES and order.carrier:
+    if (order.status in SHIPPED_STATUSES or order.status == "delivered") and order.carrier:
         delivery.append(
             fill(
                 domain,
@@ -59,7 +59,7 @@ def describe_order(order: OrderOut, domain: DomainDict) -> dict[str, str]:
                 tracking_number=order.tracking_number or "",
             )
         )
-    if order.status in SHIPPED_STATUSES - {"delivered"} and order.estimated_delivery_date:
+    if order.status in SHIPPED_STATUSES and order.estimated_delivery_date:
         delivery.append(fill(domain, "utter_order_part_eta", date=order.estimated_delivery_date.strftime("%m月%d日")))
     items = "、".join(f"{item.name}×{item.quantity}" for item in order.items)
     return {
