@@ -41,8 +41,8 @@ train: setup ## Train the Rasa model if data/, domain.yml, config.yml or bot/ ch
 validate: setup ## rasa data validate
 	@$(RASA) data validate --fail-on-warnings
 
-lint: setup ## ruff on the Python code
-	@$(APP_PY) -m ruff check . && $(APP_PY) -m ruff format --check .
+lint: setup ## ruff on the Python code, mypy on actions, api and crm ([tool.mypy] in pyproject.toml)
+	@$(APP_PY) -m ruff check . && $(APP_PY) -m ruff format --check . && $(APP_PY) -m mypy
 
 NLU_EVAL ?= tests/nlu/test_nlu.jsonl
 CUSTOMERS ?= 20
@@ -50,10 +50,13 @@ TURNS ?= 12
 bench: setup ## Benchmarks: NLU vs baselines, latency vs bare Rasa, training and edit-to-live times (bench/results/)
 	@$(APP_PY) -m bench.run --eval $(NLU_EVAL) --customers $(CUSTOMERS) --turns $(TURNS) $(BENCH_ARGS)
 
+conversations: setup ## Play tests/conversations/*.yml through a fresh stack: per-turn and per-conversation pass rates
+	@$(APP_PY) -m tests.conversations.runner $(CONVERSATION_ARGS)
+
 lock: ## Re-resolve requirements/*.in into the committed lock files
 	@bash scripts/lock.sh rasa && bash scripts/lock.sh app
 
 clean: ## Remove generated files (virtual environments are kept)
 	rm -rf var models results .pytest_cache
 
-.PHONY: help setup run test prepare migrate seed tiers policy-check train validate lint bench lock clean
+.PHONY: help setup run test prepare migrate seed tiers policy-check train validate lint bench conversations lock clean

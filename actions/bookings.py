@@ -11,17 +11,30 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import datetimes, slots
 from actions.crm import in_read_only_session, in_session
-from actions.forms import INVALID_ATTEMPTS, accept, reject
+from actions.forms import (
+    ANSWER_INTENTS,
+    INVALID_ATTEMPTS,
+    REQUESTED_SLOT,
+    UNUSABLE,
+    Form,
+    MobileMixin,
+    Turn,
+    accept,
+    correction_tail,
+    identified_customer_id,
+    reject,
+    usable,
+)
 from actions.normalize import find_booking_number, find_mobile, looks_like_phone_attempt, normalize_text, parse_count
 from crm.schemas import StoreOut
 from crm.seed.config import WEEKDAYS
@@ -45,9 +58,9 @@ NEW_CUSTOMER = "booking_new_customer"
 CONFIRM = "booking_confirm"
 BOOKING_ID = "booking_id"
 CHANGE = "booking_change"
-REQUESTED_SLOT = "requested_slot"
+LAST_BOOKING = "last_booking"
 
-INVALID = "!"
+INVALID = UNUSABLE
 BUSINESS_SLOTS: dict[str, list[str]] = {
     "car_care": [STORE, SERVICE, DATE, TIME, PLATE],
     "menswear": [STORE, SERVICE, DATE, TIME],
@@ -56,8 +69,6 @@ BUSINESS_SLOTS: dict[str, list[str]] = {
 }
 BOOKING_SLOTS = (BUSINESS, STORE, SERVICE, AREA, DATE, TIME, NIGHTS, PLATE, PARTY, NAME, NEW_CUSTOMER, CONFIRM)
 MANAGE_SLOTS = (BOOKING_ID, CHANGE, CONFIRM)
-# Intents whose text is an answer to the form's question; anything else (faq, deny…) may interrupt.
-ANSWER_INTENTS = frozenset({"inform", "book", "modify_booking", "cancel_booking", "booking_status", "affirm"})
 MAX_LISTED_BOOKINGS = 5
 
 
@@ -72,26 +83,56 @@ def _intent(tracker: Tracker) -> str:
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
-def _confirmation(tracker: Tracker) -> dict[str, Any]:
-    """`booking_confirm` is set only by an "affirm" to the confirmation question itself."""
-    if tracker.get_slot(REQUESTED_SLOT) == CONFIRM and _intent(tracker) == "affirm":
+def _confirmation(tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    """`booking_confirm` is set only by a yes (typed or the button) to the confirmation question itself."""
+    if tracker.get_slot(REQUESTED_SLOT) == CONFIRM and Turn.of(tracker).confirmation(domain):
         return {CONFIRM: True}
     return {}
 
 
 def _is_answer(tracker: Tracker, slot: str) -> bool:
     """True when the latest message answers the question for `slot` (it was asked and is no interruption)."""
-    return tracker.get_slot(REQUESTED_SLOT) == slot and _intent(tracker) in ANSWER_INTENTS
+    return Turn.of(tracker).answers(slot)
 
 
 def _customer_id(tracker: Tracker) -> int | None:
-    value = tracker.get_slot(slots.CUSTOMER_ID)
-    if not tracker.get_slot(slots.CUSTOMER_IDENTIFIED) or value in (None, ""):
+    return identified_customer_id(tracker)
+
+
+# People counts said without being asked need a counting word: "一个包间" is no party of one.
+_PARTY_SAID = re.compile(r"([0-9一二两三四五六七八九十百]{1,4})\s*[来多几]?\s*(?:个人|位|名|口人|人)")
+_NAME_SAID = re.compile(
+    r"(?:免贵)?姓\s*([\u4e00-\u9fff]{1,2}?)(?=$|[\s,，。!！]|先生|女士|小姐)|([\u4e00-\u9fff])(?:先生|女士|小姐)"
+)
+
+
+def time_words(text: str) -> str:
+    """The part of a message that can name a day or time: the correction's new value, without party sizes,
+    plates and mobiles ("明天晚上七点 12个人" is 19:00, not 19:12)."""
+    tail = correction_tail(text)
+    for pattern in (_PARTY_SAID, _MOBILE_OR_NUMBER):
+        tail = pattern.sub("，", tail)
+    plate, _ = find_plate(tail)
+    return tail.replace(plate, "，") if plate else tail
+
+
+_MOBILE_OR_NUMBER = re.compile(r"(?:YY|DD|TS)?\d{7,}", re.IGNORECASE)
+
+
+def find_party_size(text: str) -> int | None:
+    """'5个人' / '两位' anywhere in a message; None without a counting word."""
+    match = _PARTY_SAID.search(text) or re.search(r"一家[二两三四五六七八九十]口", text)
+    return parse_count(match.group(0)) if match else None
+
+
+def find_name(text: str) -> str | None:
+    """'姓李' / '免贵姓刘' / '杨先生' anywhere in a message -> the surname (with the title when given)."""
+    match = _NAME_SAID.search(text)
+    if match is None:
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    if match.group(1):
+        return match.group(1)
+    return match.group(0)
 
 
 def find_plate(text: str) -> tuple[str | None, bool]:
@@ -126,6 +167,18 @@ def match_store(text: str, stores: list[StoreOut]) -> list[StoreOut]:
         return matched
     by_city = [store for store in stores if store.city in text]
     return by_city if len({store.code for store in by_city}) == 1 else []
+
+
+def find_business(text: str, entities: list[str]) -> str | None:
+    """The business a message is about: a service or room it names, the business's own words, or the NLU entity."""
+    for business in BUSINESS_SLOTS:
+        if match_alias(text, _aliases(business)):
+            return business
+    policy = get_booking_policy()
+    named = [business for business in BUSINESS_SLOTS if any(word in text for word in policy.business(business).words)]
+    if named:
+        return named[-1] if len(named) > 1 and "restaurant" in named else named[0]
+    return next((value for value in entities if value in BUSINESS_SLOTS), None)
 
 
 def _aliases(business: str) -> dict[str, list[str]]:
@@ -236,17 +289,23 @@ PROBLEM_SLOTS = {
 }
 
 
-class ValidateBookingForm(FormValidationAction):
+class ValidateBookingForm(MobileMixin, Form):
     """Runs on every turn of booking_form: reads answers and corrections, checks them and the store's calendar."""
 
     def name(self) -> str:
         return "validate_booking_form"
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
-        business = tracker.get_slot(BUSINESS)
-        needed = [BUSINESS, *BUSINESS_SLOTS.get(business, [DATE, TIME, PARTY])]
+    def read_anytime(self, tracker: Tracker) -> list[str]:
+        # A surname said early ("5个人，姓李") is kept for when the name is needed.
+        return [NAME] if _customer_id(tracker) is None else []
+
+    async def asked_slots(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[str]:
+        # The first message may name the business and its details at once ("想洗个车", "订个包间…"): read
+        # them all in that same turn, not only the business.
+        business = tracker.get_slot(BUSINESS) or find_business(
+            _text(tracker), list(tracker.get_latest_entity_values(BUSINESS))
+        )
+        needed = [BUSINESS, *BUSINESS_SLOTS.get(str(business or ""), [DATE, TIME, PARTY])]
         if _customer_id(tracker) is None:
             needed.append(PHONE)
             if tracker.get_slot(NEW_CUSTOMER):
@@ -278,12 +337,12 @@ class ValidateBookingForm(FormValidationAction):
     async def extract_business(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if tracker.get_slot(BUSINESS) or not _is_answer(tracker, BUSINESS):
+        if tracker.get_slot(BUSINESS):
             return {}
-        for business in BUSINESS_SLOTS:
-            if match_alias(_text(tracker), _aliases(business)):
-                return {BUSINESS: business}
-        return {BUSINESS: INVALID}
+        business = find_business(_text(tracker), list(tracker.get_latest_entity_values(BUSINESS)))
+        if business:
+            return {BUSINESS: business}
+        return {BUSINESS: INVALID} if _is_answer(tracker, BUSINESS) else {}
 
     def validate_business(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -358,7 +417,7 @@ class ValidateBookingForm(FormValidationAction):
     async def extract_booking_date(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        when = datetimes.parse_when(_text(tracker), datetimes.now())
+        when = datetimes.parse_when(time_words(_text(tracker)), datetimes.now())
         asked = tracker.get_slot(REQUESTED_SLOT) in (DATE, TIME) and _intent(tracker) in ANSWER_INTENTS
         if when.invalid:
             return {DATE: f"{INVALID}{when.invalid}"}
@@ -387,7 +446,7 @@ class ValidateBookingForm(FormValidationAction):
         if business == "hotel":
             return {}
         moment = datetimes.now()
-        when = datetimes.parse_when(_text(tracker), moment)
+        when = datetimes.parse_when(time_words(_text(tracker)), moment)
         if when.clock is None:
             if _is_answer(tracker, TIME) and when.day is None and not when.invalid:
                 return {TIME: f"{INVALID}unparsed"}
@@ -448,9 +507,15 @@ class ValidateBookingForm(FormValidationAction):
     async def extract_party_size(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if list(tracker.get_latest_entity_values(PARTY)) or not _is_answer(tracker, PARTY):
+        if tracker.get_slot(BUSINESS) not in ("restaurant", "hotel"):
             return {}
-        count = parse_count(_text(tracker))
+        text = correction_tail(_text(tracker))
+        said = find_party_size(text)
+        if said is not None:
+            return {PARTY: str(said)} if str(said) != tracker.get_slot(PARTY) else {}
+        if not _is_answer(tracker, PARTY):
+            return {}
+        count = parse_count(text)
         return {PARTY: str(count) if count is not None else INVALID}
 
     def validate_party_size(
@@ -501,21 +566,18 @@ class ValidateBookingForm(FormValidationAction):
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        mobile = find_mobile(str(value or ""))
+        mobile, events = self.reject_mobile(value, dispatcher, tracker)
         if mobile is None:
-            digits = str(value or "").lstrip(INVALID)
-            response = (
-                "utter_booking_phone_length"
-                if digits.isdigit() and len(digits) != 11
-                else "utter_booking_phone_invalid"
-            )
-            return reject(dispatcher, tracker, PHONE, response, digits=len(digits))
+            return events
         known = await in_read_only_session(customer_service.find_customer_by_mobile, mobile=mobile)
         return {**accept(PHONE, mobile), NEW_CUSTOMER: known is None}
 
     async def extract_booking_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        said = find_name(_text(tracker))
+        if said and said != tracker.get_slot(NAME):
+            return {NAME: said}
         if not _is_answer(tracker, NAME):
             return {}
         text = _text(tracker).strip()
@@ -534,7 +596,7 @@ class ValidateBookingForm(FormValidationAction):
     async def extract_booking_confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return _confirmation(tracker)
+        return _confirmation(tracker, domain)
 
 
 class ActionAskBookingStore(Action):
@@ -573,13 +635,26 @@ async def _describe(tracker: Tracker, draft: booking_service.BookingDraft) -> di
     store = await in_read_only_session(store_service.get_store, code=draft.store_code)
     names = await in_read_only_session(booking_service.service_names, business_code=draft.business_code)
     wording = get_booking_policy().wording
+    area = wording.areas.get(draft.area or "", "")
+    if draft.area == "private_room":  # the room the party gets, and its minimum spend
+        room = await in_read_only_session(booking_service.planned_service, draft=draft, now=datetimes.now())
+        if room is not None:
+            area = wording.area_with_room.format(
+                area=area, room=room.name, price=f"{room.price:.0f}", unit=room.price_unit_zh or ""
+            )
+    checkout = ""
+    if draft.nights:
+        checkout = wording.checkout.format(
+            day=format_moment(draft.start_at + timedelta(days=draft.nights), with_clock=False)
+        )
     return {
         "store": store.name if store else draft.store_code,
         "service": names.get(draft.service_code or "", ""),
         "when": format_moment(draft.start_at, with_clock=draft.business_code != "hotel"),
         "nights": draft.nights,
+        "checkout": checkout,
         "party": draft.party_size,
-        "area": wording.areas.get(draft.area or "", ""),
+        "area": area,
         "plate": draft.plate_number,
         "mobile": tracker.get_slot(PHONE),
     }
@@ -634,11 +709,13 @@ class ActionSubmitBooking(Action):
             idempotency_key=key,
             now=datetimes.now(),
         )
-        if result.problem is not None or result.booking is None:  # taken meanwhile: choose again
-            assert result.problem is not None
+        if result.problem is not None:  # taken meanwhile: choose again
             _utter_problem(dispatcher, result.problem)
             slot = PROBLEM_SLOTS.get(result.problem.code, TIME)
             return [SlotSet(slot, None), SlotSet(CONFIRM, None), FollowupAction("booking_form")]
+        if result.booking is None:
+            dispatcher.utter_message(response="utter_default")
+            return _reset(BOOKING_SLOTS)
         booking = result.booking
         dispatcher.utter_message(
             response="utter_booking_created",
@@ -648,7 +725,7 @@ class ActionSubmitBooking(Action):
             phone=booking.store_phone,
             when=format_moment(booking.start_at, with_clock=booking.business_code != "hotel"),
         )
-        return _reset(BOOKING_SLOTS)
+        return [*_reset(BOOKING_SLOTS), SlotSet(LAST_BOOKING, booking.booking_number)]
 
 
 class ActionStopBooking(Action):
@@ -704,7 +781,7 @@ def _booking_button(booking: booking_service.BookingOut) -> dict[str, str]:
     return {"title": line, "payload": booking.booking_number}
 
 
-class _ValidateBookingLookup(FormValidationAction, ABC):
+class _ValidateBookingLookup(MobileMixin, Form, ABC):
     """Shared by the forms that act on an existing booking: which booking, and is it the customer's."""
 
     @abstractmethod
@@ -713,9 +790,7 @@ class _ValidateBookingLookup(FormValidationAction, ABC):
     def _needs_phone(self, tracker: Tracker) -> bool:
         return _customer_id(tracker) is None
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
+    async def asked_slots(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[str]:
         needed = [BOOKING_ID]
         if self._needs_phone(tracker):
             needed.append(PHONE)
@@ -725,7 +800,7 @@ class _ValidateBookingLookup(FormValidationAction, ABC):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Cancel and modify ask for confirmation; booking_status never requires the slot, so never extracts it."""
-        return _confirmation(tracker)
+        return _confirmation(tracker, domain)
 
     async def extract_booking_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -733,6 +808,9 @@ class _ValidateBookingLookup(FormValidationAction, ABC):
         number = find_booking_number(_text(tracker))
         if number:
             return {BOOKING_ID: number} if number != tracker.get_slot(BOOKING_ID) else {}
+        just_discussed = tracker.get_slot(LAST_BOOKING)
+        if just_discussed and not tracker.get_slot(BOOKING_ID) and tracker.get_slot(REQUESTED_SLOT) is None:
+            return {BOOKING_ID: just_discussed}  # "改到五点吧" / "帮我取消" right after a booking: that one
         customer_id = _customer_id(tracker)
         if customer_id is not None and not tracker.get_slot(BOOKING_ID) and tracker.get_slot(REQUESTED_SLOT) is None:
             upcoming = await in_session(
@@ -763,15 +841,9 @@ class _ValidateBookingLookup(FormValidationAction, ABC):
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        mobile = find_mobile(str(value or ""))
+        mobile, events = self.reject_mobile(value, dispatcher, tracker)
         if mobile is None:
-            digits = str(value or "").lstrip(INVALID)
-            response = (
-                "utter_booking_phone_length"
-                if digits.isdigit() and len(digits) != 11
-                else "utter_booking_phone_invalid"
-            )
-            return reject(dispatcher, tracker, PHONE, response, digits=len(digits))
+            return events
         number = tracker.get_slot(BOOKING_ID)
         if number and not str(number).startswith(INVALID):
             owned = await in_session(booking_service.get_booking, booking_number=number, mobile=mobile)
@@ -808,10 +880,8 @@ class ValidateCancelBookingForm(_ValidateBookingLookup):
     def name(self) -> str:
         return "validate_cancel_booking_form"
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
-        return [*await super().required_slots(domain_slots, dispatcher, tracker, domain), CONFIRM]
+    async def asked_slots(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[str]:
+        return [*await super().asked_slots(dispatcher, tracker, domain), CONFIRM]
 
 
 class ActionAskCancelConfirm(Action):
@@ -864,6 +934,7 @@ class ActionCancelBooking(Action):
         else:
             response = "utter_booking_cancelled_free" if result.free else "utter_booking_cancelled_fee"
             dispatcher.utter_message(response=response, fee=result.fee_zh or "", **_describe_booking(result.booking))
+            return [*_reset(MANAGE_SLOTS), SlotSet(LAST_BOOKING, result.booking.booking_number)]
         return _reset(MANAGE_SLOTS)
 
 
@@ -873,29 +944,24 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
     def name(self) -> str:
         return "validate_modify_booking_form"
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
-        return [*await super().required_slots(domain_slots, dispatcher, tracker, domain), CHANGE, CONFIRM]
+    async def asked_slots(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[str]:
+        return [*await super().asked_slots(dispatcher, tracker, domain), CHANGE, CONFIRM]
 
     async def extract_booking_change(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        number = tracker.get_slot(BOOKING_ID)
-        if (
-            not number
-            or str(number).startswith(INVALID)
-            or tracker.get_slot(REQUESTED_SLOT) in (None, BOOKING_ID, PHONE)
-        ):
+        """What the customer wants changed, from any message: "改到五点吧" in the first one is kept, not asked again."""
+        # Numbers and mobiles are not times: "改预约 YY2026…" names the booking, not a new day.
+        text = correction_tail(_MANAGE_NUMBERS.sub(" ", _text(tracker)))
+        if tracker.get_slot(REQUESTED_SLOT) == PHONE and find_mobile(_text(tracker)):
             return {}
-        text = _text(tracker)
         current = (
             json.loads(tracker.get_slot(CHANGE) or "{}")
             if not str(tracker.get_slot(CHANGE) or "").startswith(INVALID)
             else {}
         )
         change = dict(current)
-        when = datetimes.parse_when(text, datetimes.now())
+        when = datetimes.parse_when(time_words(text), datetimes.now())
         if when.day is not None:
             change["date"] = when.day.isoformat()
         if when.clock is not None:
@@ -903,11 +969,14 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
             if when.hour_ambiguous and clock.hour < 8:
                 clock = clock.replace(hour=clock.hour + 12)
             change["time"] = clock.strftime("%H:%M")
-        entity_party = list(tracker.get_latest_entity_values(PARTY))
-        if entity_party:
-            count = parse_count(str(entity_party[0]))
+        added = _PARTY_ADDED.search(text)
+        if added:
+            count = parse_count(added.group(1) + "位")
             if count is not None:
-                change["party_size"] = count
+                change["party_delta"] = int(change.get("party_delta", 0)) + count
+        elif (said := find_party_size(text)) is not None:
+            change["party_size"] = said
+            change.pop("party_delta", None)
         rooms = match_alias(text, get_booking_policy().business("hotel").rooms)
         if rooms:
             change["service_code"] = rooms[0]
@@ -923,7 +992,10 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
     ) -> dict[str, Any]:
         if not value or str(value).startswith(INVALID):
             return reject(dispatcher, tracker, CHANGE, "utter_booking_change_unclear")
-        booking = await _owned_booking(tracker, tracker.get_slot(BOOKING_ID))
+        number = tracker.get_slot(BOOKING_ID)
+        if not usable(number) or (self._needs_phone(tracker) and not usable(tracker.get_slot(PHONE))):
+            return {CHANGE: value}  # said before we know which booking: checked when the summary is shown
+        booking = await _owned_booking(tracker, number)
         if booking is None:
             return reject(dispatcher, tracker, BOOKING_ID, "utter_booking_not_found")
         changes = _changes(json.loads(value), booking)
@@ -944,10 +1016,29 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
         return {**accept(CHANGE, value), CONFIRM: None}
 
 
+def names_a_change(text: str, now: datetime) -> bool:
+    """True when the message names a new day, time or party size ("改到五点吧", "再加一个人")."""
+    folded = normalize_text(text)
+    when = datetimes.parse_when(time_words(folded), now)
+    return (
+        when.day is not None
+        or when.clock is not None
+        or _PARTY_ADDED.search(folded) is not None
+        or find_party_size(folded) is not None
+        or datetimes.parse_nights(folded) is not None
+    )
+
+
+_MANAGE_NUMBERS = re.compile(r"(?:YY|DD|TS)?\s*\d[\d\s\-]{9,}\d", re.IGNORECASE)
+_PARTY_ADDED = re.compile(r"(?:再|多)?(?:加|多)\s*([0-9一二两三四五六七八九十]{1,3})\s*(?:个人|位|名|人)")
+
+
 def _changes(change: dict[str, Any], booking: booking_service.BookingOut) -> dict[str, Any]:
     """Service-level changes from the slot: a new day and/or time combined with the booked ones."""
     local = _local(booking.start_at)
     result: dict[str, Any] = {key: change[key] for key in ("party_size", "service_code", "nights") if key in change}
+    if "party_delta" in change and booking.party_size:
+        result["party_size"] = booking.party_size + int(change["party_delta"])
     if "date" in change or "time" in change:
         day = date.fromisoformat(change["date"]) if "date" in change else local.date()
         clock = time.fromisoformat(change["time"]) if "time" in change else local.time()
@@ -973,7 +1064,12 @@ class ActionAskModifyConfirm(Action):
             changes=_changes(json.loads(tracker.get_slot(CHANGE)), booking),
             **_owner_kwargs(tracker),
         )
-        assert result is not None and result.booking is not None
+        if result is None or result.problem is not None or result.booking is None:
+            if result is not None and result.problem is not None:
+                _utter_problem(dispatcher, result.problem)
+            else:
+                dispatcher.utter_message(response="utter_booking_change_unclear")
+            return [SlotSet(CHANGE, None), SlotSet(REQUESTED_SLOT, CHANGE)]
         dispatcher.utter_message(response="utter_ask_modify_confirm", **_describe_booking(result.booking))
         return []
 
@@ -1001,7 +1097,7 @@ class ActionModifyBooking(Action):
                 _utter_problem(dispatcher, result.problem)
             return _reset(MANAGE_SLOTS)
         dispatcher.utter_message(response="utter_booking_modified", **_describe_booking(result.booking))
-        return _reset(MANAGE_SLOTS)
+        return [*_reset(MANAGE_SLOTS), SlotSet(LAST_BOOKING, result.booking.booking_number)]
 
 
 class ValidateBookingStatusForm(_ValidateBookingLookup):
@@ -1010,16 +1106,14 @@ class ValidateBookingStatusForm(_ValidateBookingLookup):
     def name(self) -> str:
         return "validate_booking_status_form"
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
+    async def asked_slots(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[str]:
         if (
             _customer_id(tracker) is not None
             and not find_booking_number(_text(tracker))
             and not tracker.get_slot(BOOKING_ID)
         ):
             return []
-        return await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        return await super().asked_slots(dispatcher, tracker, domain)
 
     async def extract_booking_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -1044,6 +1138,7 @@ class ActionBookingStatus(Action):
                 dispatcher.utter_message(response="utter_booking_not_found")
             else:
                 dispatcher.utter_message(response="utter_booking_status", **_describe_booking(booking))
+                return [SlotSet(BOOKING_ID, None), SlotSet(LAST_BOOKING, booking.booking_number)]
             return [SlotSet(BOOKING_ID, None)]
         customer_id = _customer_id(tracker)
         if customer_id is None:
@@ -1057,4 +1152,4 @@ class ActionBookingStatus(Action):
             return []
         for booking in upcoming[:MAX_LISTED_BOOKINGS]:
             dispatcher.utter_message(response="utter_booking_status", **_describe_booking(booking))
-        return []
+        return [SlotSet(LAST_BOOKING, upcoming[0].booking_number)] if len(upcoming) == 1 else []

@@ -12,13 +12,14 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
+from actions.bookings import LAST_BOOKING
 from actions.crm import in_session
-from actions.forms import INVALID_ATTEMPTS, accept, reject
+from actions.forms import INVALID_ATTEMPTS, accept, last_asked_slot, points_at_what_was_discussed, reject
 from actions.normalize import (
     find_booking_number,
     find_mobile,
@@ -27,6 +28,7 @@ from actions.normalize import (
     looks_like_phone_attempt,
     normalize_text,
 )
+from actions.orders import LAST_ORDER
 from crm.errors import NotFoundError
 from crm.numbers import TICKET_NUMBER_RE
 from crm.services import complaint_rules, complaints
@@ -197,6 +199,10 @@ class ValidateComplaintForm(FormValidationAction):
             if _intent(tracker) == CANCEL_INTENT or complaint_rules.infer_category(text) is not None:
                 return {}
             return {REFERENCE: text}  # rejected with an explanation by validate_complaint_reference
+        if tracker.get_slot(REFERENCE) is None and points_at_what_was_discussed(text):
+            discussed = tracker.get_slot(LAST_ORDER) or tracker.get_slot(LAST_BOOKING)
+            if discussed:  # "这单怎么还没到，我要投诉" right after looking the order up
+                return {REFERENCE: discussed}
         category = tracker.get_slot(CATEGORY)
         if tracker.get_slot(REFERENCE) is None and category in complaint_rules.load_rules().category_codes():
             if not complaint_rules.load_rules().category(category).asks_reference:
@@ -321,6 +327,9 @@ class ActionCancelComplaint(Action):
         return "action_cancel_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if last_asked_slot(tracker) == REFERENCE and complaint_rules.means_no_reference(_text(tracker)):
+            # "没有" to "is it about an order?" answers the question; it does not drop the complaint.
+            return [SlotSet(REFERENCE, NO_REFERENCE), FollowupAction("complaint_form")]
         dispatcher.utter_message(response="utter_complaint_cancelled")
         return _reset_form_events()
 

@@ -1,14 +1,209 @@
-"""Behaviour every form shares: count invalid answers and offer a person after the third."""
+"""The one form mechanism every form uses: how a turn is read, what counts as an answer, what is re-asked.
+
+- `Turn`: one reading of the latest message (normalised text, intent, requested slot, who is asking).
+- `UNUSABLE`: the one marker for "the customer answered this question, but the value cannot be used";
+  it lives in the slot only until the slot's validator has explained the problem.
+- `confirmation()`: typed confirmations (对 / 好的 / 就这样 / 确认取消 / 算了…) read like the buttons.
+- `Form`: the base class. `asked_slots` says what the form asks for, in order; `read_anytime` adds slots
+  that are read from any message although not asked (yet). Every extractor sees the whole message, so
+  one message can fill several slots or correct an earlier one. A value that is not an answer to the
+  question (the customer filled a different slot) is never reported as an invalid answer.
+- `reject` / `accept`: the one re-ask rule (explain, ask again, offer a person from the third failure).
+"""
 
 from __future__ import annotations
 
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from rasa_sdk import Tracker
+import yaml
+from pydantic import BaseModel
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import slots
+from actions.normalize import find_mobile, looks_like_phone_attempt, normalize_text
 
 INVALID_ATTEMPTS = "invalid_attempts"
 MAX_INVALID_ATTEMPTS = 3
+REQUESTED_SLOT = "requested_slot"
+UNUSABLE = "!"
+DIALOGUE_POLICY = Path(__file__).resolve().parent.parent / "policy" / "dialogue.yml"
+
+# Intents whose text answers the form's question; anything else (faq, deny…) may interrupt it.
+ANSWER_INTENTS = frozenset(
+    {"inform", "book", "modify_booking", "cancel_booking", "booking_status", "affirm", "order_status", "complain"}
+)
+
+
+# ------------------------------------------------------------------------------ values and answers
+
+
+def unusable(detail: object = "") -> str:
+    """A value the customer gave for the asked slot that cannot be used (`detail` tells the validator why)."""
+    return f"{UNUSABLE}{detail}"
+
+
+def is_unusable(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(UNUSABLE)
+
+
+def usable(value: object) -> bool:
+    return value not in (None, "") and not is_unusable(value)
+
+
+def unusable_detail(value: object) -> str:
+    return str(value or "").removeprefix(UNUSABLE)
+
+
+def identified_customer_id(tracker: Tracker) -> int | None:
+    """The CRM customer the channel identified, or None for an anonymous visitor."""
+    value = tracker.get_slot(slots.CUSTOMER_ID)
+    if not tracker.get_slot(slots.CUSTOMER_IDENTIFIED) or value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One reading of the latest message, shared by every extractor of a form."""
+
+    text: str
+    intent: str
+    requested_slot: str | None
+    customer_id: int | None
+
+    @classmethod
+    def of(cls, tracker: Tracker) -> Turn:
+        return cls(
+            text=normalize_text(tracker.latest_message.get("text") or ""),
+            intent=(tracker.latest_message.get("intent") or {}).get("name") or "",
+            requested_slot=tracker.get_slot(REQUESTED_SLOT),
+            customer_id=identified_customer_id(tracker),
+        )
+
+    def answers(self, slot: str) -> bool:
+        """True when the message is an answer to the question for `slot` (asked, and no interruption)."""
+        return self.requested_slot == slot and self.intent in ANSWER_INTENTS
+
+    def confirmation(self, domain: DomainDict | None = None) -> bool | None:
+        return confirmation(self.text, self.intent, domain)
+
+
+def last_asked_slot(tracker: Tracker) -> str | None:
+    """The slot the form asked for last, even after a rule deactivated the form (requested_slot is reset then)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == REQUESTED_SLOT and event.get("value"):
+            return str(event["value"])
+    return None
+
+
+# ------------------------------------------------------------------------------ typed answers
+
+
+class _Confirmation(BaseModel):
+    affirm: list[str]
+    deny: list[str]
+    particles: list[str]
+
+
+class _Corrections(BaseModel):
+    markers: list[str]
+    replacements: list[str]
+
+
+class DialoguePolicy(BaseModel):
+    confirmation: _Confirmation
+    corrections: _Corrections
+    just_discussed: list[str]
+
+
+def points_at_what_was_discussed(text: str) -> bool:
+    """ "这单" / "刚才那个" …: the customer means the order or booking just discussed."""
+    return any(word in text for word in dialogue_policy().just_discussed)
+
+
+@lru_cache(maxsize=1)
+def dialogue_policy() -> DialoguePolicy:
+    return DialoguePolicy.model_validate(yaml.safe_load(DIALOGUE_POLICY.read_text(encoding="utf-8")))
+
+
+_PUNCTUATION = re.compile(r"[\s,，.。!！?？~～、;；:：…'\"“”‘’()（）\[\]【】「」👌🙏😊]+")
+
+
+def _fold(text: str) -> str:
+    return _PUNCTUATION.sub("", normalize_text(text)).lower()
+
+
+def _button_words(domain: DomainDict | None) -> tuple[frozenset[str], frozenset[str]]:
+    """Titles of every /affirm and /deny button in the domain: typing a title means pressing it."""
+    yes: set[str] = set()
+    no: set[str] = set()
+    for variants in (domain or {}).get("responses", {}).values():
+        for variant in variants or []:
+            for button in variant.get("buttons") or []:
+                payload = str(button.get("payload", ""))
+                if payload == "/affirm":
+                    yes.add(_fold(str(button.get("title", ""))))
+                elif payload == "/deny":
+                    no.add(_fold(str(button.get("title", ""))))
+    return frozenset(yes), frozenset(no)
+
+
+def _made_of(text: str, words: set[str], particles: set[str]) -> bool:
+    """True when `text` is a sequence of `words` (and particles), with at least one word."""
+    if not text:
+        return False
+    ordered = sorted(words | particles, key=len, reverse=True)
+    reachable: dict[int, bool] = {0: False}  # position -> a real word was used to get here
+    for start in range(len(text)):
+        if start not in reachable:
+            continue
+        for word in ordered:
+            if word and text.startswith(word, start):
+                end = start + len(word)
+                reachable[end] = reachable.get(end, False) or reachable[start] or word in words
+    return reachable.get(len(text), False)
+
+
+def confirmation(text: str, intent: str = "", domain: DomainDict | None = None) -> bool | None:
+    """True for a typed yes, False for a typed no, None when the message is something else."""
+    policy = dialogue_policy().confirmation
+    folded = _fold(text)
+    button_yes, button_no = _button_words(domain)
+    yes = {_fold(word) for word in policy.affirm} | button_yes
+    no = {_fold(word) for word in policy.deny} | button_no
+    particles = {_fold(word) for word in policy.particles}
+    if folded in no or _made_of(folded, no, particles):
+        return False
+    if folded in yes or _made_of(folded, yes, particles):
+        return True
+    if not folded and intent == "affirm":  # a button press without text
+        return True
+    return None
+
+
+def correction_tail(text: str) -> str:
+    """'不是三点，是四点' -> '四点': what replaces the earlier value; the text itself when it is no correction."""
+    corrections = dialogue_policy().corrections
+    markers = "|".join(map(re.escape, corrections.markers))
+    replacements = "|".join(map(re.escape, sorted(corrections.replacements, key=len, reverse=True)))
+    match = re.search(rf"(?:{markers}).*?[,，。\s]\s*(?:{replacements})?(.+)$", text)
+    if match and match.group(1).strip():
+        return match.group(1).strip()
+    return text
+
+
+# ------------------------------------------------------------------------------ re-asking
 
 
 def reject(
@@ -25,3 +220,86 @@ def reject(
 def accept(slot: str, value: Any) -> dict[str, Any]:
     """A valid answer: keep it and reset the failure count."""
     return {slot: value, INVALID_ATTEMPTS: 0}
+
+
+# ------------------------------------------------------------------------------ the base class
+
+
+class Form(FormValidationAction, ABC):
+    """A form whose extractors read the whole message for every slot it still needs."""
+
+    @abstractmethod
+    def name(self) -> str: ...
+
+    @abstractmethod
+    async def asked_slots(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[str]:
+        """The slots this form asks for, in the order it asks."""
+
+    def read_anytime(self, tracker: Tracker) -> list[str]:
+        """Slots read from any message of the form although they are not asked (yet)."""
+        return []
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        asked = await self.asked_slots(dispatcher, tracker, domain)
+        return asked + [slot for slot in self.read_anytime(tracker) if slot not in asked]
+
+    async def next_requested_slot(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> EventType | None:
+        asked = await self.asked_slots(dispatcher, tracker, domain)
+        return SlotSet(REQUESTED_SLOT, next((slot for slot in asked if tracker.slots.get(slot) is None), None))
+
+    async def get_extraction_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Extracts every slot; the asked slot's unusable marker is dropped when the message filled another one.
+
+        "贵A12345" when the store was asked is the plate, not a wrong store: keep the plate, ask for the
+        store again without calling the plate a bad store.
+        """
+        events = await super().get_extraction_events(dispatcher, tracker, domain)
+        requested = tracker.get_slot(REQUESTED_SLOT)
+        filled_other = any(
+            event["name"] != requested and usable(event["value"]) for event in events if event.get("event") == "slot"
+        )
+        if not filled_other:
+            return events
+        kept = [event for event in events if not (event.get("name") == requested and is_unusable(event.get("value")))]
+        if len(kept) != len(events) and requested:
+            tracker.slots[requested] = None
+        return kept
+
+
+# ------------------------------------------------------------------------------ mobiles
+
+
+class MobileMixin:
+    """The one way every form reads and checks a mobile: any spelling, and precise about a wrong length."""
+
+    mobile_slot = "phone"
+
+    def read_mobile(self, tracker: Tracker) -> dict[str, Any]:
+        """The mobile in the message; an unusable marker (with the digits typed) when it was asked and is wrong."""
+        turn = Turn.of(tracker)
+        mobile = find_mobile(turn.text)
+        if mobile:
+            return {self.mobile_slot: mobile} if mobile != tracker.get_slot(self.mobile_slot) else {}
+        if turn.requested_slot != self.mobile_slot:
+            return {}
+        if looks_like_phone_attempt(turn.text) or turn.answers(self.mobile_slot):
+            return {self.mobile_slot: unusable(re.sub(r"\D", "", turn.text))}
+        return {}
+
+    def reject_mobile(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> tuple[str | None, dict[str, Any]]:
+        """(the mobile, {}) when `value` is one; (None, the re-ask events) after explaining what is wrong."""
+        mobile = find_mobile(str(value or ""))
+        if mobile is not None:
+            return mobile, {}
+        digits = unusable_detail(value)
+        if digits.isdigit() and len(digits) != 11:
+            return None, reject(dispatcher, tracker, self.mobile_slot, "utter_booking_phone_length", digits=len(digits))
+        return None, reject(dispatcher, tracker, self.mobile_slot, "utter_booking_phone_invalid")

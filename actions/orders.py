@@ -6,17 +6,18 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
 from actions.crm import in_read_only_session
-from actions.forms import accept, reject
-from actions.normalize import find_mobile, find_order_number
+from actions.forms import Form, MobileMixin, accept, reject
+from actions.normalize import find_order_number
 from actions.wording import fill
 from core.settings import get_settings
+from crm.enums import SHIPPED_STATUSES
 from crm.formatting import order_status_label
 from crm.schemas import OrderOut
 from crm.services import orders
@@ -24,7 +25,6 @@ from crm.services import orders
 ORDER_ID = "order_id"
 PHONE = "phone"
 RECENT_ORDERS_SHOWN = 5
-SHIPPED_STATUSES = {"shipped", "in_transit", "out_for_delivery", "delivered"}
 
 
 def _identified_customer_id(tracker: Tracker) -> int | None:
@@ -50,7 +50,7 @@ def describe_order(order: OrderOut, domain: DomainDict) -> dict[str, str]:
         for event in order.timeline
     )
     delivery: list[str] = []
-    if order.status in SHIPPED_STATUSES and order.carrier:
+    if (order.status in SHIPPED_STATUSES or order.status == "delivered") and order.carrier:
         delivery.append(
             fill(
                 domain,
@@ -59,7 +59,7 @@ def describe_order(order: OrderOut, domain: DomainDict) -> dict[str, str]:
                 tracking_number=order.tracking_number or "",
             )
         )
-    if order.status in SHIPPED_STATUSES - {"delivered"} and order.estimated_delivery_date:
+    if order.status in SHIPPED_STATUSES and order.estimated_delivery_date:
         delivery.append(fill(domain, "utter_order_part_eta", date=order.estimated_delivery_date.strftime("%m月%d日")))
     items = "、".join(f"{item.name}×{item.quantity}" for item in order.items)
     return {
@@ -72,15 +72,17 @@ def describe_order(order: OrderOut, domain: DomainDict) -> dict[str, str]:
     }
 
 
-class ValidateOrderLookupForm(FormValidationAction):
+# The order just shown: "这单…我要投诉" right after means it.
+LAST_ORDER = "last_order"
+
+
+class ValidateOrderLookupForm(MobileMixin, Form):
     """Collects the order number and, for customers the channel did not identify, the mobile on the order."""
 
     def name(self) -> str:
         return "validate_order_lookup_form"
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
+    async def asked_slots(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[str]:
         if _identified_customer_id(tracker) is not None:
             # An identified customer without a number gets their recent orders; no mobile is ever asked.
             return []
@@ -90,8 +92,8 @@ class ValidateOrderLookupForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Reads the number from free text too: 'DD 2026 1120 0017', full-width digits, the bare 12 digits."""
-        asked_for_it = tracker.get_slot("requested_slot") == ORDER_ID
-        found = find_order_number(tracker.latest_message.get("text", ""), allow_bare=asked_for_it)
+        # Bare 12 digits are read too: the pattern is a date plus a sequence, so a mobile never matches it.
+        found = find_order_number(tracker.latest_message.get("text", ""), allow_bare=True)
         return {ORDER_ID: found} if found else {}
 
     def validate_order_id(
@@ -102,13 +104,16 @@ class ValidateOrderLookupForm(FormValidationAction):
             return reject(dispatcher, tracker, ORDER_ID, "utter_invalid_order_id")
         return accept(ORDER_ID, number)
 
+    async def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self.read_mobile(tracker)
+
     def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        mobile = find_mobile(str(value or ""))
-        if mobile is None:
-            return reject(dispatcher, tracker, PHONE, "utter_invalid_phone")
-        return accept(PHONE, mobile)
+        mobile, events = self.reject_mobile(value, dispatcher, tracker)
+        return accept(PHONE, mobile) if mobile else events
 
 
 class ActionCheckOrderStatus(Action):
@@ -120,7 +125,7 @@ class ActionCheckOrderStatus(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         customer_id = _identified_customer_id(tracker)
         order_number = find_order_number(str(tracker.get_slot(ORDER_ID) or "")) or find_order_number(
-            tracker.latest_message.get("text", ""), allow_bare=False
+            tracker.latest_message.get("text", ""), allow_bare=True
         )
         if order_number is None:
             if customer_id is None:
@@ -140,7 +145,7 @@ class ActionCheckOrderStatus(Action):
             dispatcher.utter_message(response="utter_order_not_found", order_number=order_number)
             return [SlotSet(ORDER_ID, None)]
         dispatcher.utter_message(response="utter_order_status", **describe_order(result.order, domain))
-        return [SlotSet(ORDER_ID, None)]
+        return [SlotSet(ORDER_ID, None), SlotSet(LAST_ORDER, result.order.order_number)]
 
     @staticmethod
     async def _list_recent(dispatcher: CollectingDispatcher, domain: DomainDict, customer_id: int) -> None:

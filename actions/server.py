@@ -17,8 +17,8 @@ import time
 from contextvars import ContextVar
 from typing import Any
 
-from rasa_sdk import utils  # type: ignore[import-untyped]
-from rasa_sdk.endpoint import create_app  # type: ignore[import-untyped]
+from rasa_sdk import utils
+from rasa_sdk.endpoint import create_app
 from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -89,7 +89,7 @@ def create_action_app(settings: Settings, action_package: str = "actions") -> Sa
     budget = settings.action_commit_deadline_seconds
     install_commit_guard()
 
-    @app.on_request
+    @app.on_request  # type: ignore[untyped-decorator]  # rasa_sdk's create_app is untyped, so is `app`
     async def _authenticate(request: Request) -> HTTPResponse | None:
         if request.path in OPEN_PATHS:
             return None

@@ -84,8 +84,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if isinstance(exc.detail, dict) and {"code", "message"} <= exc.detail.keys():
-            content: dict[str, object] = {"detail": exc.detail}
+        detail: object = exc.detail  # typed str, but our own raises carry {"code", "message"}
+        if isinstance(detail, dict) and {"code", "message"} <= detail.keys():
+            content: dict[str, object] = {"detail": detail}
         else:
             code, text_key = _HTTP_CODES.get(exc.status_code, ("http_error", "invalid_request"))
             content = error_body(code, text(text_key))

@@ -42,6 +42,7 @@ class CancellationRule(_Strict):
 
 
 class BusinessPolicy(_Strict):
+    words: list[str] = Field(default_factory=list)  # what customers call the business itself
     min_lead_minutes: int = 0
     max_days_ahead: int = 30
     max_nights: int | None = None
@@ -69,6 +70,8 @@ class Wording(_Strict):
     statuses: dict[str, str]
     nights: str
     party: str
+    checkout: str
+    area_with_room: str
 
 
 class BookingPolicy(_Strict):

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +25,7 @@ from crm.repositories import CustomerRepository, StoreRepository
 from crm.repositories.bookings import BookingRepository
 from crm.seed.config import WEEKDAYS
 from crm.services.booking_policy import BusinessPolicy, get_booking_policy, local_tz
+from crm.services.ownership import Requester
 
 ALTERNATIVES = 3
 SEARCH_DAYS = 7
@@ -151,15 +153,12 @@ def _booking_out(session: Session, booking: Booking) -> BookingOut:
 
 
 def _owned(session: Session, booking: Booking | None, customer_id: int | None, mobile: str | None) -> bool:
-    """A booking is shown or changed only for its customer: the identified id, or the mobile on it."""
-    if booking is None or (customer_id is None and mobile is None):
+    """A booking is shown or changed only for its customer (crm/services/ownership.py)."""
+    if booking is None:
         return False
-    if customer_id is not None and booking.customer_id != customer_id:
-        return False
-    if mobile is not None:
-        customer = session.get(Customer, booking.customer_id)
-        return customer is not None and customer.mobile == mobile
-    return True
+    customer = session.get(Customer, booking.customer_id)
+    requester = Requester(customer_id=customer_id, mobile=mobile if customer_id is None else None)
+    return requester.may_see(booking.customer_id, customer.mobile if customer else None)
 
 
 def get_booking(
@@ -259,7 +258,8 @@ class _Occupancy:
 def _has_capacity(plan: _Plan, business: str, occupancy: _Occupancy, start: datetime, end: datetime) -> bool:
     store, service = plan.store, plan.service
     if business == "hotel":
-        assert service is not None
+        if service is None:  # a stay always books a room type
+            return False
         inventory = int((service.attributes or {}).get("inventory", store.capacity_per_slot))
         night = start
         while night < end - timedelta(hours=12):
@@ -271,7 +271,8 @@ def _has_capacity(plan: _Plan, business: str, occupancy: _Occupancy, start: date
             night = night_end
         return True
     if business == "restaurant" and plan.area == "private_room":
-        assert service is not None
+        if service is None:
+            return False
         rooms = int((service.attributes or {}).get("rooms", 1))
         return occupancy.count(start, end, service_ids={service.id}) < rooms
     area = "hall" if business == "restaurant" else None
@@ -350,9 +351,10 @@ def _plan(session: Session, draft: BookingDraft, now: datetime, exclude_id: int 
         fitting = _restaurant_service(session, store.business_id, area, party)
         if not fitting:
             return BookingProblem(code="hall_too_small" if area == "hall" else "no_room_for_party")
-        service: Service | None = fitting[0]
+        table = fitting[0]
+        service: Service | None = table
         start = draft.start_at
-        plan = _Plan(store, service, start, start + timedelta(minutes=service.duration_minutes or 120), area=area)
+        plan = _Plan(store, service, start, start + timedelta(minutes=table.duration_minutes or 120), area=area)
         plan_candidates = fitting
     elif business == "hotel":
         service = session.scalar(
@@ -456,7 +458,8 @@ def create_booking(
     plan = _plan(session, draft, now, None)
     if isinstance(plan, BookingProblem):
         return BookingResult(problem=plan)
-    assert plan.service is not None
+    if plan.service is None:
+        return BookingResult(problem=BookingProblem(code="unknown_service"))
     booking = Booking(
         booking_number=allocate_booking_number(session, at=now),
         customer_id=customer_id,
@@ -504,9 +507,8 @@ def cancellation_terms(
 ) -> CancellationOut | None:
     """What cancelling now would mean (free or the fee) without changing anything."""
     booking = BookingRepository(session).get_by_number(booking_number)
-    if not _owned(session, booking, customer_id, mobile):
+    if booking is None or not _owned(session, booking, customer_id, mobile):
         return None
-    assert booking is not None
     out = _booking_out(session, booking)
     free_until, fee = _free_until(booking, out.business_code, out.service_code)
     return CancellationOut(
@@ -526,7 +528,8 @@ def cancel_booking(
     if booking is None:
         return None
     terms = cancellation_terms(session, booking_number=booking_number, now=now, customer_id=customer_id, mobile=mobile)
-    assert terms is not None
+    if terms is None:
+        return None
     if booking.status == "cancelled":
         return terms
     booking.status = "cancelled"
@@ -569,7 +572,8 @@ def modify_booking(
     plan = _plan(session, draft, now, booking.id)
     if isinstance(plan, BookingProblem):
         return BookingResult(booking=current, problem=plan)
-    assert plan.service is not None
+    if plan.service is None:
+        return BookingResult(booking=current, problem=BookingProblem(code="unknown_service"))
     booking.start_at, booking.end_at = plan.start_at, plan.end_at
     booking.service_id = plan.service.id
     booking.party_size = draft.party_size
@@ -577,6 +581,22 @@ def modify_booking(
     booking.status = "modified"
     session.flush()
     return BookingResult(booking=_booking_out(session, booking), created=False)
+
+
+@dataclass(frozen=True)
+class PlannedService:
+    """What a draft would book, as the summary states it (a restaurant's room and its minimum spend)."""
+
+    name: str
+    price: Decimal
+    price_unit_zh: str | None
+
+
+def planned_service(session: Session, *, draft: BookingDraft, now: datetime) -> PlannedService | None:
+    plan = _plan(session, draft, now, None)
+    if isinstance(plan, BookingProblem) or plan.service is None:
+        return None
+    return PlannedService(plan.service.name, plan.service.price, plan.service.price_unit_zh)
 
 
 def service_names(session: Session, *, business_code: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from crm.repositories import CustomerRepository, TierRepository
 from crm.repositories.complaints import OPEN_STATUSES, ComplaintRepository
 from crm.schemas import Dto
 from crm.services import complaint_rules as rules_
+from crm.services.ownership import Requester
 from crm.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -105,11 +106,8 @@ def _owned_reference(
     if row is None:
         return None
     target, owner_mobile = row
-    if customer_id is not None:
-        allowed = target.customer_id == customer_id
-    else:
-        other_mobiles = {getattr(target, "recipient_mobile", None)}
-        allowed = bool(mobile) and (mobile == owner_mobile or mobile in other_mobiles)
+    requester = Requester(customer_id, mobile or None)
+    allowed = requester.may_see(target.customer_id, owner_mobile, getattr(target, "recipient_mobile", None))
     return (target.id, target.business_id, target.store_id) if allowed else None
 
 

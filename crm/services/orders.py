@@ -12,6 +12,7 @@ from crm.formatting import mask_mobile, mask_name
 from crm.models import Customer, Order
 from crm.repositories import OrderRepository
 from crm.schemas import OrderEventOut, OrderItemOut, OrderOut
+from crm.services.ownership import Requester
 
 
 def _order_out(order: Order) -> OrderOut:
@@ -67,9 +68,6 @@ def lookup_order_for_requester(
     order = OrderRepository(session).get_by_number(order_number.strip().upper())
     if order is None:
         return OrderLookup("not_found")
-    if customer_id is not None:
-        allowed = order.customer_id == customer_id
-    else:
-        buyer_mobile = session.scalar(select(Customer.mobile).where(Customer.id == order.customer_id))
-        allowed = mobile is not None and mobile in {buyer_mobile, order.recipient_mobile}
+    buyer_mobile = session.scalar(select(Customer.mobile).where(Customer.id == order.customer_id))
+    allowed = Requester(customer_id, mobile).may_see(order.customer_id, buyer_mobile, order.recipient_mobile)
     return OrderLookup("found", _order_out(order)) if allowed else OrderLookup("not_authorized")

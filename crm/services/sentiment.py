@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from opencc import OpenCC  # type: ignore[import-untyped]
+from opencc import OpenCC
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from crm.policy import load_policy

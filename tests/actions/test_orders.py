@@ -41,7 +41,7 @@ async def test_identified_customer_sees_status_timeline_carrier_and_eta(
     assert message["status_label"] == "运输中"
     assert "下单" in message["timeline"] and "运输中" in message["timeline"]
     assert tracking in message["delivery"] and "预计送达" in message["delivery"]
-    assert events == [SlotSet("order_id", None)]
+    assert events == [SlotSet("order_id", None), SlotSet("last_order", order.order_number)]
 
 
 async def test_someone_elses_order_reads_as_not_found(
@@ -123,4 +123,6 @@ def test_a_ten_digit_phone_is_explained_and_asked_again(make_tracker: TrackerFac
     dispatcher = CollectingDispatcher()
     result = ValidateOrderLookupForm().validate_phone("1381234567", dispatcher, make_tracker(), DOMAIN)
     assert result == {"phone": None, "invalid_attempts": 1}
-    assert dispatcher.messages[0]["response"] == "utter_invalid_phone"
+    # Says precisely what is wrong: ten digits where a mobile has eleven.
+    assert dispatcher.messages[0]["response"] == "utter_booking_phone_length"
+    assert dispatcher.messages[0]["digits"] == 10

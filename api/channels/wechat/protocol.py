@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import xmltodict  # type: ignore[import-untyped]
-from wechatpy.crypto import WeChatCrypto  # type: ignore[import-untyped]
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException  # type: ignore[import-untyped]
-from wechatpy.replies import TextReply  # type: ignore[import-untyped]
-from wechatpy.utils import check_signature  # type: ignore[import-untyped]
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
 
 
 class ForgedRequestError(Exception):

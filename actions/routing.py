@@ -1,0 +1,52 @@
+"""Messages no flow claimed (inform, out of scope, low confidence): a number in them is a lookup.
+
+A customer who types only "DD 2026 1128 0016", "YY202612020001" or "TS202611200003" wants that order,
+booking or ticket, whatever the intent classifier made of it. Right after a booking, a message that only
+names a new time or party ("改到五点吧", "再加一个人") changes that booking. Anything else gets the
+intent's own reply.
+"""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import datetimes
+from actions.bookings import LAST_BOOKING, names_a_change
+from actions.normalize import find_booking_number, find_order_number, find_ticket_number
+
+# What each unclaimed intent gets when the message names no number.
+REPLY_FOR_INTENT = {
+    "inform": "utter_ack_inform",
+    "out_of_scope": "utter_out_of_scope",
+    "nlu_fallback": "utter_ask_rephrase",
+}
+
+
+def lookup_for(text: str) -> list[EventType]:
+    """The form (and its first slot) for a number in `text`; empty when there is none."""
+    if booking := find_booking_number(text, allow_bare=False):
+        return [SlotSet("booking_id", booking), FollowupAction("booking_status_form")]
+    if ticket := find_ticket_number(text, allow_bare=False):
+        return [SlotSet("ticket_id", ticket), FollowupAction("complaint_status_form")]
+    if order := find_order_number(text, allow_bare=True):
+        return [SlotSet("order_id", order), FollowupAction("order_lookup_form")]
+    return []
+
+
+class ActionRouteUnclaimed(Action):
+    def name(self) -> str:
+        return "action_route_unclaimed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        events = lookup_for(text)
+        if events:
+            return events
+        if tracker.get_slot(LAST_BOOKING) and names_a_change(text, datetimes.now()):
+            return [FollowupAction("modify_booking_form")]
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        dispatcher.utter_message(response=REPLY_FOR_INTENT.get(intent, "utter_ask_rephrase"))
+        return []
