@@ -1,22 +1,30 @@
-"""Customer-facing texts of the hub, loaded from texts.zh.yml (wording is data, not code)."""
+"""Customer-facing texts loaded from YAML catalogs (wording is data, not code)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-_TEXTS_FILE = Path(__file__).with_name("texts.zh.yml")
+
+class TextCatalog:
+    """One YAML file of `key: text with {placeholders}`, read once on first use."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    @cached_property
+    def _texts(self) -> dict[str, str]:
+        with self._path.open(encoding="utf-8") as handle:
+            texts: dict[str, str] = yaml.safe_load(handle)
+        return texts
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """The text for `key` with `{placeholders}` filled in."""
+        return self._texts[key].format(**values)
 
 
-@lru_cache
-def _texts() -> dict[str, str]:
-    with _TEXTS_FILE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-def text(key: str, **values: Any) -> str:
-    """The text for `key` with `{placeholders}` filled in."""
-    return _texts()[key].format(**values)
+# The hub's own texts (errors, busy answers, agent-console notices).
+text = TextCatalog(Path(__file__).with_name("texts.zh.yml"))
