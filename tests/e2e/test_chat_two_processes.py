@@ -10,6 +10,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,7 +196,9 @@ def test_the_page_shows_an_agent_message_sent_by_another_process_once_and_after_
         )
 
         text = "<b>您好</b>，我是客服李娜"
-        asyncio.run(send_as_agent(two_apis, conversation_id, text))
+        # Playwright's sync API runs its own event loop in this thread: the agent speaks from another thread.
+        with ThreadPoolExecutor(max_workers=1) as other_thread:
+            other_thread.submit(asyncio.run, send_as_agent(two_apis, conversation_id, text)).result(timeout=60)
         from_agent = page.locator("li.msg--out", has_text="我是客服李娜")
         expect(from_agent).to_have_count(1, timeout=10_000)
         expect(from_agent.locator(".msg__sender")).to_have_text("客服 李娜")
