@@ -23,13 +23,14 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.hub import csat_step
 from api.hub.broker import Broker, InProcessBroker, topics
 from api.hub.delivery import Deliveries, Delivery, PushPolicy, outbound_event
 from api.hub.rasa_client import BotReply, RasaClient, RasaUnavailableError
 from api.texts import text as hub_text
 from crm.enums import MessageSender
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
-from crm.services import conversation_ownership, conversations, customers
+from crm.services import conversation_ownership, conversations, csat, customers
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -145,6 +146,10 @@ class ConversationHub:
             # The queue or the agent console answers; the bot stays silent meanwhile.
             return HubResult(conversation, message, [], duplicate=False)
 
+        rated = await self._take_rating(conversation, message, inbound)
+        if rated is not None:
+            return HubResult(conversation, message, rated, duplicate=False)
+
         bot_replies, sender = await self._ask_rasa(conversation, message, customer, inbound)
         replies = await self._store_and_publish(
             conversation.id,
@@ -154,6 +159,28 @@ class ConversationHub:
             push=not inbound.replies_in_response,
         )
         return HubResult(conversation, message, replies, duplicate=False)
+
+    async def _take_rating(
+        self, conversation: ConversationOut, message: MessageOut, inbound: InboundMessage
+    ) -> list[MessageOut] | None:
+        """The answer to the rating question after an agent closed the handoff (api/hub/csat_step.py): stored
+        with the agent and escalation and thanked for, without Rasa. None when the message is not one."""
+        if not await self._in_session(csat.awaiting_rating, conversation_id=conversation.id, message_id=message.id):
+            return None
+        rating = csat_step.read_rating(inbound.text, inbound.rasa_payload)
+        if rating is None:
+            return None
+        await self._in_session(
+            csat.record_csat, conversation_id=conversation.id, score=rating.score, comment=rating.comment
+        )
+        thanks = "csat_thanks_low" if rating.score <= csat.LOW_CSAT else "csat_thanks"
+        return await self._store_and_publish(
+            conversation.id,
+            sender="system",
+            messages=[OutgoingMessage(text=hub_text(thanks))],
+            reply_to_id=message.id,
+            push=not inbound.replies_in_response,
+        )
 
     async def _publish_inbound(self, conversation: ConversationOut, message: MessageOut) -> None:
         event = outbound_event(conversation, [message]) | {"type": "inbound"}
