@@ -132,6 +132,14 @@ async def leave_message(
         dispatcher.utter_message(response="utter_handoff_message_left", **values)
 
 
+def is_upset(text: str) -> bool:
+    """Negative sentiment for a complaint's severity: angry words, abuse or a run of exclamation marks. Saying
+    one wants to complain ("我要投诉") is how every complaint starts, so that alone does not make it upset."""
+    mood = sentiment.analyse(text)
+    complaint_words = set(sentiment.load_sentiment_rules().wants_escalation)
+    return mood.abusive or any(phrase not in complaint_words for phrase in mood.matched)
+
+
 async def escalate_complaint(
     dispatcher: CollectingDispatcher, tracker: Tracker, *, crm_severity: str, description: str
 ) -> None:
@@ -141,7 +149,7 @@ async def escalate_complaint(
     conversation_id = conversation_id_of(tracker)
     if conversation_id is None:
         return
-    severity = complaint_severity(crm_severity, negative_sentiment=sentiment.analyse(description).negative)
+    severity = complaint_severity(crm_severity, negative_sentiment=is_upset(description))
     # The complaint form already asked an unidentified customer for a mobile: no second question.
     counters = Counters(mobile_asked=load_escalation_rules().unidentified.ask_mobile_times)
     result = await request_handoff(tracker, conversation_id, Signal("complaint", severity), counters)

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.complaints import ActionSubmitComplaint
+from actions.escalation import is_upset
 from actions.handoff import ActionLeaveMessage, ActionRequestHuman
 from crm.models import Complaint, Conversation, Customer, Escalation, EscalationNote, ServiceDesk
 from crm.types import utcnow
@@ -317,3 +318,33 @@ async def test_a_recorded_complaint_is_escalated_as_the_tier_rules_say(
     [escalation] = escalations(crm_sessionmaker, conversation_id)
     assert (escalation.priority, escalation.agent_group) == queued
     assert dispatcher.messages[-2]["ticket_number"] == ticket
+
+
+@pytest.mark.parametrize(
+    ("description", "upset"),
+    [
+        ("你们花果园店的服务员态度不好，我要投诉", False),
+        ("服务员态度太差了，我要投诉", True),
+        ("等了一个小时都没人理！！", True),
+        ("说好昨天到的，今天还在派送", False),
+    ],
+)
+def test_wanting_to_complain_is_not_by_itself_upset(description: str, upset: bool) -> None:
+    assert is_upset(description) is upset
+
+
+async def test_an_upset_gold_complaint_is_queued(crm_sessionmaker: sessionmaker[Session]) -> None:
+    set_desk_hours(crm_sessionmaker, ALL_DAY)
+    conversation_id, profile = open_conversation(crm_sessionmaker, "demo-gold")
+    filled = {
+        **profile,
+        "complaint_description": "服务员态度太差了，气死我了",
+        "complaint_category": "service_attitude",
+        "complaint_reference": "none",
+    }
+    _, dispatcher = await run(
+        ActionSubmitComplaint(), tracker(conversation_id, text="没有", intent="deny", slots=filled)
+    )
+    assert responses(dispatcher)[-1] == "utter_handoff_queued"
+    [escalation] = escalations(crm_sessionmaker, conversation_id)
+    assert escalation.priority == 70 and "medium" in escalation.reason
