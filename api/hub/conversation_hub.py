@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -149,6 +149,8 @@ class ConversationHub:
         rated = await self._take_rating(conversation, message, inbound)
         if rated is not None:
             return HubResult(conversation, message, rated, duplicate=False)
+        if csat_step.is_rating_button(inbound.rasa_payload):  # a stale rating button: Rasa reads its title
+            inbound = replace(inbound, rasa_payload=None)
 
         bot_replies, sender = await self._ask_rasa(conversation, message, customer, inbound)
         replies = await self._store_and_publish(
@@ -165,7 +167,10 @@ class ConversationHub:
     ) -> list[MessageOut] | None:
         """The answer to the rating question after an agent closed the handoff (api/hub/csat_step.py): stored
         with the agent and escalation and thanked for, without Rasa. None when the message is not one."""
-        if not await self._in_session(csat.awaiting_rating, conversation_id=conversation.id, message_id=message.id):
+        button = csat_step.is_rating_button(inbound.rasa_payload)
+        if not await self._in_session(
+            csat.awaiting_rating, conversation_id=conversation.id, message_id=message.id, late=button
+        ):
             return None
         rating = csat_step.read_rating(inbound.text, inbound.rasa_payload)
         if rating is None:

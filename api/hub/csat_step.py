@@ -45,6 +45,10 @@ def question() -> OutgoingMessage:
     return OutgoingMessage(text=text("csat_question"), payload={"buttons": buttons})
 
 
+def is_rating_button(button_payload: str | None) -> bool:
+    return bool(button_payload) and str(button_payload).startswith(BUTTON_PREFIX)
+
+
 def read_rating(message_text: str, button_payload: str | None = None) -> Rating | None:
     """The rating in the customer's answer, with the rest of the message as an optional comment; None if the
     message is not a rating (e.g. a new question for the bot)."""

@@ -118,10 +118,11 @@ def list_supervisor_tasks(session: Session, *, status: str = "open", limit: int 
     return [SupervisorTaskOut.model_validate(task) for task in session.scalars(query)]
 
 
-def awaiting_rating(session: Session, *, conversation_id: int, message_id: int) -> bool:
+def awaiting_rating(session: Session, *, conversation_id: int, message_id: int, late: bool = False) -> bool:
     """Whether customer message `message_id` is the answer to the rating question: the conversation's latest
     handoff was closed by an agent before it, nothing is rated yet, and it is the customer's first message
-    since the close (a customer who ignores the question is not asked again)."""
+    since the close (a customer who ignores the question is not asked again). `late`: a rating button pressed
+    any time after the close counts too (record_csat keeps the first rating)."""
     escalation = session.scalar(
         select(Escalation)
         .where(Escalation.conversation_id == conversation_id)
@@ -132,6 +133,11 @@ def awaiting_rating(session: Session, *, conversation_id: int, message_id: int) 
         return False
     if escalation.closed_at is None or escalation.assigned_at is None:
         return False
+    message = session.get(Message, message_id)
+    if message is None or message.created_at < escalation.closed_at:
+        return False
+    if late:
+        return True
     if session.scalar(select(CsatResponse.id).where(CsatResponse.conversation_id == conversation_id)) is not None:
         return False
     earlier_answers = session.scalar(
@@ -144,5 +150,4 @@ def awaiting_rating(session: Session, *, conversation_id: int, message_id: int) 
             Message.id < message_id,
         )
     )
-    message = session.get(Message, message_id)
-    return message is not None and message.created_at >= escalation.closed_at and not earlier_answers
+    return not earlier_answers

@@ -17,7 +17,7 @@ from api.channels.identity import sign_web_user_id
 from api.hub import csat_step
 from api.main import create_app
 from core.settings import Settings
-from crm.models import Agent, CompensationOffer, Conversation, Customer, Message, TierChange
+from crm.models import Agent, CompensationOffer, Conversation, CsatResponse, Customer, Message, TierChange
 from crm.services import conversation_ownership, queue
 from crm.services.accounts import DEMO_PASSWORD
 from crm.services.csat import record_csat
@@ -386,6 +386,13 @@ def test_after_the_close_the_customer_is_asked_for_a_rating_and_the_hub_stores_i
         agent_id = session.scalar(select(Agent.id).where(Agent.username == "agent.chenjing"))
         assert rating["agent_id"] == agent_id and rating["escalation_id"] == closed.json()["id"]
         assert rating["follow_up_task_id"] is not None  # ≤ 2: a supervisor follows up
+
+    # Pressing a rating button again later is thanked for; the first rating stays.
+    again = _widget_post(console, token, "5分 非常满意", payload="/csat_5")
+    assert [reply["sender"] for reply in again] == ["system"] and "感谢" in str(again[0]["text"])
+    with console.factory() as session:
+        ratings = session.scalars(select(CsatResponse).where(CsatResponse.conversation_id == conversation_id)).all()
+        assert [rating.score for rating in ratings] == [2]
 
     # The next message is the bot's again (Rasa is not running here: the hub's honest "busy" line answers).
     after = _widget_post(console, token, "3")
