@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,9 +29,10 @@ from api.hub.broker import Broker, InProcessBroker, topics
 from api.hub.delivery import Deliveries, Delivery, PushPolicy, outbound_event
 from api.hub.rasa_client import BotReply, RasaClient, RasaUnavailableError
 from api.texts import text as hub_text
+from core.settings import get_settings
 from crm.enums import MessageSender
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
-from crm.services import conversation_ownership, conversations, csat, customers
+from crm.services import conversation_ownership, conversations, csat, customers, queue
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -63,6 +65,10 @@ class HubResult:
     message: MessageOut
     replies: list[MessageOut]
     duplicate: bool
+
+
+# The "不等了，留言" button under the queue message (domain.yml utter_handoff_queued).
+LEAVE_MESSAGE_PAYLOAD = "/leave_message"
 
 
 class ConversationHub:
@@ -141,6 +147,21 @@ class ConversationHub:
             replies = await self._wait_for_replies(message.id)
             return HubResult(conversation, message, replies, duplicate=True)
         await self._publish_inbound(conversation, message)
+
+        if conversation.owner == "queue" and inbound.rasa_payload == LEAVE_MESSAGE_PAYLOAD:
+            # "不等了，留言" pressed while waiting: the wait becomes a call-back and the bot has the conversation again.
+            callback = await self._in_session(
+                queue.leave_message, conversation_id=conversation.id, reason="customer chose to leave a message"
+            )
+            when = callback.callback_at.astimezone(ZoneInfo(get_settings().timezone)).strftime("%m月%d日 %H:%M")
+            left = await self._store_and_publish(
+                conversation.id,
+                sender="system",
+                messages=[OutgoingMessage(text=hub_text("message_left", callback_time=when))],
+                reply_to_id=message.id,
+                push=not inbound.replies_in_response,
+            )
+            return HubResult(conversation, message, left, duplicate=False)
 
         if conversation.owner != "bot":
             # The queue or the agent console answers; the bot stays silent meanwhile.

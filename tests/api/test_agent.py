@@ -421,3 +421,18 @@ def test_ratings_are_read_from_buttons_digits_and_words(
 ) -> None:
     rating = csat_step.read_rating(text, payload)
     assert (None if rating is None else (rating.score, rating.comment)) == expected
+
+
+def test_leaving_a_message_while_waiting_turns_the_wait_into_a_call_back(console: Console) -> None:
+    """The "不等了，留言" button under the queue message works while the bot is silent (the queue owns it)."""
+    conversation_id = console.escalate("demo-gold", REQUEST, Counters(explicit_requests=1), None, waited=5)
+    token = sign_web_user_id("demo-gold", console.client.app.state.settings.widget_secret)  # type: ignore[attr-defined]
+    body = {"user_id": "browser-g", "identity_token": token, "text": "不等了，留言", "payload": "/leave_message"}
+    replies = console.client.post("/api/widget/messages", json=body).json()["replies"]
+    assert [reply["sender"] for reply in replies] == ["system"] and "回电" in replies[0]["text"]
+    with console.factory() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.owner == "bot"
+        escalation = queue.latest_escalation(session, conversation_id=conversation_id)
+        assert escalation is not None and (escalation.status, escalation.outcome) == ("closed", "callback")
+        assert escalation.callback_at is not None
