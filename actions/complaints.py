@@ -19,6 +19,7 @@ from rasa_sdk.types import DomainDict
 from actions import slots
 from actions.bookings import LAST_BOOKING
 from actions.crm import in_session
+from actions.escalation import escalate_complaint
 from actions.forms import INVALID_ATTEMPTS, accept, last_asked_slot, points_at_what_was_discussed, reject
 from actions.normalize import (
     find_booking_number,
@@ -289,35 +290,44 @@ class ActionSubmitComplaint(Action):
         return "action_submit_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        reference = tracker.get_slot(REFERENCE)
-        customer_id = identified_customer_id(tracker)
-        try:
-            receipt = await in_session(
-                complaints.submit_complaint,
-                customer_id=customer_id,
-                contact_mobile=None if customer_id is not None else find_mobile(str(tracker.get_slot(PHONE) or "")),
-                category=tracker.get_slot(CATEGORY),
-                description=tracker.get_slot(DESCRIPTION) or "",
-                reference=None if reference in (None, NO_REFERENCE) else reference,
-                idempotency_key=idempotency_key(tracker),
-            )
-        except (complaints.InvalidComplaintError, NotFoundError):
-            logger.exception("Complaint could not be filed for %s", tracker.sender_id)
-            dispatcher.utter_message(response="utter_complaint_failed")
-            return _reset_form_events()
-        values = {
-            "ticket_number": receipt.ticket_number,
-            "category_label": receipt.category_label_zh,
-            "response_hours": receipt.response_hours,
-            "due_text": receipt.due_text_zh,
-        }
-        if not receipt.created:
-            dispatcher.utter_message(response="utter_complaint_duplicate", **values)
-        else:
-            if receipt.severity == "high":
-                dispatcher.utter_message(response="utter_complaint_priority_high")
-            dispatcher.utter_message(response="utter_complaint_created", **values)
-        return [*_reset_form_events(), SlotSet(TICKET_ID, receipt.ticket_number)]
+        return await submit_complaint(dispatcher, tracker, escalate=True)
+
+
+async def submit_complaint(dispatcher: CollectingDispatcher, tracker: Tracker, *, escalate: bool) -> list[EventType]:
+    """File the complaint in the slots; with `escalate`, the tier rules may then hand it to a person."""
+    reference = tracker.get_slot(REFERENCE)
+    customer_id = identified_customer_id(tracker)
+    try:
+        receipt = await in_session(
+            complaints.submit_complaint,
+            customer_id=customer_id,
+            contact_mobile=None if customer_id is not None else find_mobile(str(tracker.get_slot(PHONE) or "")),
+            category=tracker.get_slot(CATEGORY),
+            description=tracker.get_slot(DESCRIPTION) or "",
+            reference=None if reference in (None, NO_REFERENCE) else reference,
+            idempotency_key=idempotency_key(tracker),
+        )
+    except (complaints.InvalidComplaintError, NotFoundError):
+        logger.exception("Complaint could not be filed for %s", tracker.sender_id)
+        dispatcher.utter_message(response="utter_complaint_failed")
+        return _reset_form_events()
+    values = {
+        "ticket_number": receipt.ticket_number,
+        "category_label": receipt.category_label_zh,
+        "response_hours": receipt.response_hours,
+        "due_text": receipt.due_text_zh,
+    }
+    if not receipt.created:
+        dispatcher.utter_message(response="utter_complaint_duplicate", **values)
+    else:
+        if receipt.severity == "high":
+            dispatcher.utter_message(response="utter_complaint_priority_high")
+        dispatcher.utter_message(response="utter_complaint_created", **values)
+    if escalate:
+        await escalate_complaint(
+            dispatcher, tracker, crm_severity=receipt.severity, description=tracker.get_slot(DESCRIPTION) or ""
+        )
+    return [*_reset_form_events(), SlotSet(TICKET_ID, receipt.ticket_number)]
 
 
 class ActionCancelComplaint(Action):

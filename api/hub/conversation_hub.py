@@ -17,19 +17,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.hub import csat_step
 from api.hub.broker import Broker, InProcessBroker, topics
 from api.hub.delivery import Deliveries, Delivery, PushPolicy, outbound_event
 from api.hub.rasa_client import BotReply, RasaClient, RasaUnavailableError
 from api.texts import text as hub_text
+from core.settings import get_settings
 from crm.enums import MessageSender
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
-from crm.services import conversation_ownership, conversations, customers
+from crm.services import conversation_ownership, conversations, csat, customers, queue
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +65,10 @@ class HubResult:
     message: MessageOut
     replies: list[MessageOut]
     duplicate: bool
+
+
+# The "不等了，留言" button under the queue message (domain.yml utter_handoff_queued).
+LEAVE_MESSAGE_PAYLOAD = "/leave_message"
 
 
 class ConversationHub:
@@ -141,9 +148,30 @@ class ConversationHub:
             return HubResult(conversation, message, replies, duplicate=True)
         await self._publish_inbound(conversation, message)
 
+        if conversation.owner == "queue" and inbound.rasa_payload == LEAVE_MESSAGE_PAYLOAD:
+            # "不等了，留言" pressed while waiting: the wait becomes a call-back and the bot has the conversation again.
+            callback = await self._in_session(
+                queue.leave_message, conversation_id=conversation.id, reason="customer chose to leave a message"
+            )
+            when = callback.callback_at.astimezone(ZoneInfo(get_settings().timezone)).strftime("%m月%d日 %H:%M")
+            left = await self._store_and_publish(
+                conversation.id,
+                sender="system",
+                messages=[OutgoingMessage(text=hub_text("message_left", callback_time=when))],
+                reply_to_id=message.id,
+                push=not inbound.replies_in_response,
+            )
+            return HubResult(conversation, message, left, duplicate=False)
+
         if conversation.owner != "bot":
             # The queue or the agent console answers; the bot stays silent meanwhile.
             return HubResult(conversation, message, [], duplicate=False)
+
+        rated = await self._take_rating(conversation, message, inbound)
+        if rated is not None:
+            return HubResult(conversation, message, rated, duplicate=False)
+        if csat_step.is_rating_button(inbound.rasa_payload):  # a stale rating button: Rasa reads its title
+            inbound = replace(inbound, rasa_payload=None)
 
         bot_replies, sender = await self._ask_rasa(conversation, message, customer, inbound)
         replies = await self._store_and_publish(
@@ -154,6 +182,31 @@ class ConversationHub:
             push=not inbound.replies_in_response,
         )
         return HubResult(conversation, message, replies, duplicate=False)
+
+    async def _take_rating(
+        self, conversation: ConversationOut, message: MessageOut, inbound: InboundMessage
+    ) -> list[MessageOut] | None:
+        """The answer to the rating question after an agent closed the handoff (api/hub/csat_step.py): stored
+        with the agent and escalation and thanked for, without Rasa. None when the message is not one."""
+        button = csat_step.is_rating_button(inbound.rasa_payload)
+        if not await self._in_session(
+            csat.awaiting_rating, conversation_id=conversation.id, message_id=message.id, late=button
+        ):
+            return None
+        rating = csat_step.read_rating(inbound.text, inbound.rasa_payload)
+        if rating is None:
+            return None
+        await self._in_session(
+            csat.record_csat, conversation_id=conversation.id, score=rating.score, comment=rating.comment
+        )
+        thanks = "csat_thanks_low" if rating.score <= csat.LOW_CSAT else "csat_thanks"
+        return await self._store_and_publish(
+            conversation.id,
+            sender="system",
+            messages=[OutgoingMessage(text=hub_text(thanks))],
+            reply_to_id=message.id,
+            push=not inbound.replies_in_response,
+        )
 
     async def _publish_inbound(self, conversation: ConversationOut, message: MessageOut) -> None:
         event = outbound_event(conversation, [message]) | {"type": "inbound"}

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from api import auth
 from api.auth import SessionFactoryDep, Staff, require_roles
 from api.deps import HubDep
+from api.hub import csat_step
 from api.hub.conversation_hub import ConversationHub
 from api.texts import text
 from core.settings import get_settings
@@ -308,6 +309,8 @@ async def close(
     if was_open:  # a repeated close says nothing twice
         await hub.announce(conversation, "owner")
         await deliver_to_customer(hub, conversation_id=conversation_id, sender="system", texts=[text("agent_closed")])
+        if closed.assigned_at is not None:  # someone served them: ask for a rating (answer read by the hub)
+            await hub.send(conversation_id, sender="system", messages=[csat_step.question()])
     return closed
 
 

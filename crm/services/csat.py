@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm.errors import NotFoundError
-from crm.models import Conversation, CsatResponse, Escalation, SupervisorTask
+from crm.models import Conversation, CsatResponse, Escalation, Message, SupervisorTask
 from crm.schemas import Dto
 from crm.types import utcnow
 
@@ -116,3 +116,38 @@ def list_supervisor_tasks(session: Session, *, status: str = "open", limit: int 
         .limit(limit)
     )
     return [SupervisorTaskOut.model_validate(task) for task in session.scalars(query)]
+
+
+def awaiting_rating(session: Session, *, conversation_id: int, message_id: int, late: bool = False) -> bool:
+    """Whether customer message `message_id` is the answer to the rating question: the conversation's latest
+    handoff was closed by an agent before it, nothing is rated yet, and it is the customer's first message
+    since the close (a customer who ignores the question is not asked again). `late`: a rating button pressed
+    any time after the close counts too (record_csat keeps the first rating)."""
+    escalation = session.scalar(
+        select(Escalation)
+        .where(Escalation.conversation_id == conversation_id)
+        .order_by(Escalation.queued_at.desc(), Escalation.id.desc())
+        .limit(1)
+    )
+    if escalation is None or escalation.status != "closed" or escalation.agent_id is None:
+        return False
+    if escalation.closed_at is None or escalation.assigned_at is None:
+        return False
+    message = session.get(Message, message_id)
+    if message is None or message.created_at < escalation.closed_at:
+        return False
+    if late:
+        return True
+    if session.scalar(select(CsatResponse.id).where(CsatResponse.conversation_id == conversation_id)) is not None:
+        return False
+    earlier_answers = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(
+            Message.conversation_id == conversation_id,
+            Message.sender == "customer",
+            Message.created_at >= escalation.closed_at,
+            Message.id < message_id,
+        )
+    )
+    return not earlier_answers

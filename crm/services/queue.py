@@ -10,8 +10,9 @@ a conversation and an agent never exceeds `max_concurrent`, even with several AP
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,7 @@ from crm.models import (
 from crm.schemas import Dto
 from crm.services import conversation_ownership
 from crm.services.escalation_rules import (
+    WEEKDAY_KEYS,
     Counters,
     Decision,
     ServiceDeskHours,
@@ -598,3 +600,75 @@ def request_handoff(
         service_hours_text_zh=desk.text_zh,
         hotline=desk.hotline,
     )
+
+
+def next_service_opening(desk: ServiceDeskHours, now: datetime) -> datetime:
+    """`now` when agents are on duty, otherwise the start of the next on-duty interval (within a week)."""
+    if desk.is_open(now):
+        return now
+    zone = ZoneInfo(desk.timezone)
+    local = now.astimezone(zone)
+    for days_ahead in range(8):
+        day = (local + timedelta(days=days_ahead)).date()
+        for start, _end in sorted(desk.weekly.get(WEEKDAY_KEYS[day.weekday()], [])):
+            opening = datetime.combine(day, time.fromisoformat(start), tzinfo=zone)
+            if opening > local:
+                return opening.astimezone(timezone.utc)
+    return now  # no service hours configured at all: the call-back is due at once
+
+
+class CallbackOut(Dto):
+    escalation: EscalationOut
+    created: bool
+    callback_at: datetime
+
+
+def leave_message(
+    session: Session,
+    *,
+    conversation_id: int,
+    reason: str,
+    business_code: str | None = None,
+    now: datetime | None = None,
+    desk: ServiceDeskHours | None = None,
+) -> CallbackOut:
+    """The customer leaves a message instead of waiting: a waiting escalation is closed as a call-back, or a
+    call-back escalation is recorded, due at the next service-desk opening (now while agents are on duty).
+    A retry while the last escalation is already that call-back returns it (created=False)."""
+    now = now or utcnow()
+    desk = desk or load_service_desk(session)
+    callback_at = next_service_opening(desk, now)
+    summary = "customer left a message for a call-back"
+    existing = _open_for(session, conversation_id)
+    if existing is not None and existing.status == "queued":
+        closed = close(
+            session, escalation_id=existing.id, summary=summary, outcome="callback", callback_at=callback_at, now=now
+        )
+        return CallbackOut(escalation=closed, created=True, callback_at=callback_at)
+    if existing is not None:
+        raise EscalationClosedError(f"conversation {conversation_id} is already handled by an agent")
+    latest = latest_escalation(session, conversation_id=conversation_id)
+    if latest is not None and latest.outcome == "callback" and latest.callback_at is not None:
+        if latest.closed_at is not None and latest.closed_at >= now - timedelta(hours=1):
+            return CallbackOut(escalation=latest, created=False, callback_at=latest.callback_at)
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFoundError(f"conversation {conversation_id} does not exist")
+    customer = session.get(Customer, conversation.customer_id) if conversation.customer_id is not None else None
+    escalation = Escalation(
+        conversation_id=conversation_id,
+        customer_id=conversation.customer_id,
+        tier=customer.effective_tier if customer is not None else None,
+        reason=reason[:255],
+        priority=0,
+        status="closed",
+        business_code=business_code,
+        queued_at=now,
+        closed_at=now,
+        summary=summary,
+        outcome="callback",
+        callback_at=callback_at,
+    )
+    session.add(escalation)
+    session.flush()
+    return CallbackOut(escalation=EscalationOut.model_validate(escalation), created=True, callback_at=callback_at)

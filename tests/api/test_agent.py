@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.channels.identity import sign_web_user_id
+from api.hub import csat_step
 from api.main import create_app
 from core.settings import Settings
-from crm.models import Agent, CompensationOffer, Conversation, Customer, Message, TierChange
+from crm.models import Agent, CompensationOffer, Conversation, CsatResponse, Customer, Message, TierChange
 from crm.services import conversation_ownership, queue
 from crm.services.accounts import DEMO_PASSWORD
 from crm.services.csat import record_csat
@@ -345,3 +346,93 @@ def test_the_customer_hears_the_agent_on_the_websocket_and_ownership_follows_the
             ("queue", "agent"),
             ("agent", "bot"),
         ]
+
+
+def _widget_post(console: Console, token: str, text: str, payload: str | None = None) -> list[dict[str, object]]:
+    body = {"user_id": "browser-p", "identity_token": token, "text": text}
+    if payload is not None:
+        body["payload"] = payload
+    response = console.client.post("/api/widget/messages", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()["replies"]  # type: ignore[no-any-return]
+
+
+def test_after_the_close_the_customer_is_asked_for_a_rating_and_the_hub_stores_it(console: Console) -> None:
+    """Close → the rating question with 1–5 buttons → the customer's answer is stored with the agent and the
+    escalation (without Rasa); a low one opens a supervisor task; the next message goes to the bot again."""
+    conversation_id = console.escalate("demo-platinum", Signal("complaint", "high"), Counters(), "hotel", waited=10)
+    token = sign_web_user_id("demo-platinum", console.client.app.state.settings.widget_secret)  # type: ignore[attr-defined]
+    chenjing = console.headers("agent.chenjing")
+    assert console.client.post(f"/api/agent/conversations/{conversation_id}/claim", headers=chenjing).status_code == 200
+    closed = console.client.post(
+        f"/api/agent/conversations/{conversation_id}/close",
+        json={"summary": "已安排换房", "outcome": "resolved"},
+        headers=chenjing,
+    )
+    assert closed.status_code == 200
+    with console.factory() as session:
+        last = session.scalars(
+            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id.desc())
+        ).first()
+        assert last is not None and last.sender == "system" and "1-5" in last.text
+        assert last.payload is not None
+        assert [button["payload"] for button in last.payload["buttons"]] == [f"/csat_{n}" for n in (5, 4, 3, 2, 1)]
+
+    thanks = _widget_post(console, token, "2分 等太久了")
+    assert [reply["sender"] for reply in thanks] == ["system"] and "主管" in str(thanks[0]["text"])
+    rating = console.client.get(f"/api/agent/conversations/{conversation_id}", headers=chenjing).json()["csat"]
+    assert (rating["score"], rating["comment"]) == (2, "等太久了")
+    with console.factory() as session:
+        agent_id = session.scalar(select(Agent.id).where(Agent.username == "agent.chenjing"))
+        assert rating["agent_id"] == agent_id and rating["escalation_id"] == closed.json()["id"]
+        assert rating["follow_up_task_id"] is not None  # ≤ 2: a supervisor follows up
+
+    # Pressing a rating button again later is thanked for; the first rating stays.
+    again = _widget_post(console, token, "5分 非常满意", payload="/csat_5")
+    assert [reply["sender"] for reply in again] == ["system"] and "感谢" in str(again[0]["text"])
+    with console.factory() as session:
+        ratings = session.scalars(select(CsatResponse).where(CsatResponse.conversation_id == conversation_id)).all()
+        assert [rating.score for rating in ratings] == [2]
+
+    # The next message is the bot's again (Rasa is not running here: the hub's honest "busy" line answers).
+    after = _widget_post(console, token, "3")
+    assert [reply["sender"] for reply in after] == ["system"] and "繁忙" in str(after[0]["text"])
+    with console.factory() as session:
+        assert session.get(Conversation, conversation_id).owner == "bot"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "payload", "expected"),
+    [
+        ("5分 非常满意", "/csat_5", (5, None)),
+        ("5", None, (5, None)),
+        ("４", None, (4, None)),
+        ("五星", None, (5, None)),
+        ("很满意，李娜很专业", None, (5, "李娜很专业")),
+        ("非常不满意", None, (1, None)),
+        ("3 还可以", None, (3, "还可以")),
+        ("3楼在哪里", None, None),
+        ("营业时间是几点", None, None),
+        ("DD202611200017", None, None),
+    ],
+)
+def test_ratings_are_read_from_buttons_digits_and_words(
+    text: str, payload: str | None, expected: tuple[int, str | None] | None
+) -> None:
+    rating = csat_step.read_rating(text, payload)
+    assert (None if rating is None else (rating.score, rating.comment)) == expected
+
+
+def test_leaving_a_message_while_waiting_turns_the_wait_into_a_call_back(console: Console) -> None:
+    """The "不等了，留言" button under the queue message works while the bot is silent (the queue owns it)."""
+    conversation_id = console.escalate("demo-gold", REQUEST, Counters(explicit_requests=1), None, waited=5)
+    token = sign_web_user_id("demo-gold", console.client.app.state.settings.widget_secret)  # type: ignore[attr-defined]
+    body = {"user_id": "browser-g", "identity_token": token, "text": "不等了，留言", "payload": "/leave_message"}
+    replies = console.client.post("/api/widget/messages", json=body).json()["replies"]
+    assert [reply["sender"] for reply in replies] == ["system"] and "回电" in replies[0]["text"]
+    with console.factory() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.owner == "bot"
+        escalation = queue.latest_escalation(session, conversation_id=conversation_id)
+        assert escalation is not None and (escalation.status, escalation.outcome) == ("closed", "callback")
+        assert escalation.callback_at is not None

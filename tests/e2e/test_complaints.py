@@ -26,7 +26,8 @@ def identity(api: httpx.Client, web_user_id: str) -> str:
 def test_a_complaint_sent_twice_and_retried_opens_exactly_one_ticket(api: httpx.Client, live_stack: LiveStack) -> None:
     token = identity(api, "demo-gold")
     user = new_user()
-    complaint = f"你们花果园店的服务员态度太差了，我要投诉 {uuid.uuid4().hex[:6]}"
+    # Calm on purpose: an upset gold customer's complaint is handed to a person (tests/e2e/test_handoff.py).
+    complaint = f"你们花果园店的服务员态度不好，我要投诉 {uuid.uuid4().hex[:6]}"
 
     first = say(api, user, complaint, identity_token=token, client_message_id=str(uuid.uuid4()))
     first_text = text_of(first)
