@@ -1016,6 +1016,16 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
         return {**accept(CHANGE, value), CONFIRM: None}
 
 
+def names_a_visit(text: str, entities: list[dict[str, Any]], now: datetime) -> bool:
+    """True when the message describes a visit without a booking verb ("明天下午4点花果园精洗 贵A99887"):
+    a business or service and a day or time. Such a message is a booking request whatever NLU called it."""
+    names_business = any(entity.get("entity") in ("business", "service") for entity in entities)
+    if not names_business:
+        return False
+    when = datetimes.parse_when(time_words(normalize_text(text)), now)
+    return when.day is not None or when.clock is not None
+
+
 def names_a_change(text: str, now: datetime) -> bool:
     """True when the message names a new day, time or party size ("改到五点吧", "再加一个人")."""
     folded = normalize_text(text)

@@ -2,7 +2,8 @@
 
 A customer who types only "DD 2026 1128 0016", "YY202612020001" or "TS202611200003" wants that order,
 booking or ticket, whatever the intent classifier made of it. Right after a booking, a message that only
-names a new time or party ("改到五点吧", "再加一个人") changes that booking. Anything else gets the
+names a new time or party ("改到五点吧", "再加一个人") changes that booking. A message that describes a visit
+(a business or service and a day or time: "明天下午4点花果园精洗") starts a booking. Anything else gets the
 intent's own reply.
 """
 
@@ -14,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import datetimes
-from actions.bookings import LAST_BOOKING, names_a_change
+from actions.bookings import LAST_BOOKING, names_a_change, names_a_visit
 from actions.normalize import find_booking_number, find_order_number, find_ticket_number
 
 # What each unclaimed intent gets when the message names no number.
@@ -48,5 +49,9 @@ class ActionRouteUnclaimed(Action):
         if tracker.get_slot(LAST_BOOKING) and names_a_change(text, datetimes.now()):
             return [FollowupAction("modify_booking_form")]
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        if intent != "out_of_scope" and names_a_visit(
+            text, tracker.latest_message.get("entities") or [], datetimes.now()
+        ):
+            return [FollowupAction("booking_form")]
         dispatcher.utter_message(response=REPLY_FOR_INTENT.get(intent, "utter_ask_rephrase"))
         return []

@@ -263,3 +263,35 @@ async def test_without_a_booking_just_made_a_time_is_no_change() -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionRouteUnclaimed().run(dispatcher, tracker("改到五点吧", intent="inform"), DOMAIN)
     assert not events and responses(dispatcher) == ["utter_ack_inform"]
+
+
+CAR_CARE = [{"entity": "business", "value": "car_care", "start": 8, "end": 10}]
+
+
+@pytest.mark.parametrize(
+    "text", ["明天下午4点花果园精洗 贵A99887", "下周六上午10点 春熙路 做西装", "后天晚上7点 吃饭 4个人"]
+)
+async def test_details_of_a_visit_without_a_booking_verb_start_a_booking(text: str) -> None:
+    """NLU may call "明天下午4点花果园精洗" inform: a business and a day or time are a booking request anyway."""
+    dispatcher = CollectingDispatcher()
+    events = await ActionRouteUnclaimed().run(dispatcher, tracker(text, intent="inform", entities=CAR_CARE), DOMAIN)
+    assert any(e.get("event") == "followup" and e.get("name") == "booking_form" for e in events)
+    assert not dispatcher.messages
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "entities"),
+    [
+        ("花果园店", "inform", []),  # no business named: the bot cannot know what to book
+        ("洗车", "inform", CAR_CARE),  # no day or time: just a word
+        ("明天北京的天气怎么样", "out_of_scope", []),
+        ("明天去迪士尼洗车方便吗", "out_of_scope", CAR_CARE),  # out of scope stays out of scope
+    ],
+)
+async def test_other_unclaimed_messages_start_no_booking(
+    text: str, intent: str, entities: list[dict[str, object]]
+) -> None:
+    events = await ActionRouteUnclaimed().run(
+        CollectingDispatcher(), tracker(text, intent=intent, entities=entities), DOMAIN
+    )
+    assert not any(e.get("event") == "followup" and e.get("name") == "booking_form" for e in events)
