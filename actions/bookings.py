@@ -1016,13 +1016,20 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
         return {**accept(CHANGE, value), CONFIRM: None}
 
 
+# Verbs that ask for an appointment ("想定制一套西装", "约个保养"): with a business named, a booking request.
+_BOOKING_VERB = re.compile(r"预约|预订|预定|约个|定制|订制|定做|量体|订个|订一")
+
+
 def names_a_visit(text: str, entities: list[dict[str, Any]], now: datetime) -> bool:
-    """True when the message describes a visit without a booking verb ("明天下午4点花果园精洗 贵A99887"):
-    a business or service and a day or time. Such a message is a booking request whatever NLU called it."""
+    """True when the message asks for a visit in other words than NLU's `book` examples: a business or service
+    and a day or time ("明天下午4点花果园精洗 贵A99887") or a booking verb ("想定制一套西装")."""
     names_business = any(entity.get("entity") in ("business", "service") for entity in entities)
     if not names_business:
         return False
-    when = datetimes.parse_when(time_words(normalize_text(text)), now)
+    folded = normalize_text(text)
+    if _BOOKING_VERB.search(folded):
+        return True
+    when = datetimes.parse_when(time_words(folded), now)
     return when.day is not None or when.clock is not None
 
 

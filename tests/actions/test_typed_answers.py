@@ -269,7 +269,8 @@ CAR_CARE = [{"entity": "business", "value": "car_care", "start": 8, "end": 10}]
 
 
 @pytest.mark.parametrize(
-    "text", ["明天下午4点花果园精洗 贵A99887", "下周六上午10点 春熙路 做西装", "后天晚上7点 吃饭 4个人"]
+    "text",
+    ["明天下午4点花果园精洗 贵A99887", "下周六上午10点 春熙路 做西装", "后天晚上7点 吃饭 4个人", "想定制一套西装"],
 )
 async def test_details_of_a_visit_without_a_booking_verb_start_a_booking(text: str) -> None:
     """NLU may call "明天下午4点花果园精洗" inform: a business and a day or time are a booking request anyway."""
