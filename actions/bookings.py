@@ -33,6 +33,7 @@ from actions.forms import (
     correction_tail,
     identified_customer_id,
     reject,
+    says_book,
     usable,
 )
 from actions.normalize import find_booking_number, find_mobile, looks_like_phone_attempt, normalize_text, parse_count
@@ -1016,10 +1017,6 @@ class ValidateModifyBookingForm(_ValidateBookingLookup):
         return {**accept(CHANGE, value), CONFIRM: None}
 
 
-# Verbs that ask for an appointment ("想定制一套西装", "约个保养"): with a business named, a booking request.
-_BOOKING_VERB = re.compile(r"预约|预订|预定|约个|定制|订制|定做|量体|订个|订一")
-
-
 def names_a_visit(text: str, entities: list[dict[str, Any]], now: datetime) -> bool:
     """True when the message asks for a visit in other words than NLU's `book` examples: a business or service
     and a day or time ("明天下午4点花果园精洗 贵A99887") or a booking verb ("想定制一套西装")."""
@@ -1027,7 +1024,7 @@ def names_a_visit(text: str, entities: list[dict[str, Any]], now: datetime) -> b
     if not names_business:
         return False
     folded = normalize_text(text)
-    if _BOOKING_VERB.search(folded):
+    if says_book(folded):
         return True
     when = datetimes.parse_when(time_words(folded), now)
     return when.day is not None or when.clock is not None

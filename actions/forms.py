@@ -125,11 +125,17 @@ class DialoguePolicy(BaseModel):
     confirmation: _Confirmation
     corrections: _Corrections
     just_discussed: list[str]
+    booking_verbs: list[str]
 
 
 def points_at_what_was_discussed(text: str) -> bool:
     """ "这单" / "刚才那个" …: the customer means the order or booking just discussed."""
     return any(word in text for word in dialogue_policy().just_discussed)
+
+
+def says_book(text: str) -> bool:
+    """ "定制" / "约个" …: the message uses a verb that asks for an appointment."""
+    return any(word in text for word in dialogue_policy().booking_verbs)
 
 
 @lru_cache(maxsize=1)
