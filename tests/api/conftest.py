@@ -1,20 +1,41 @@
-"""Fixtures for the hub's tests: Redis (skips when it is not running), broker namespaces, PostgreSQL databases."""
+"""Fixtures for the API tests: the widget client on a module's fake Rasa, Redis (skips when it is not running),
+broker namespaces, PostgreSQL databases."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Protocol
 
+import httpx
 import pytest
 import redis
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.main import create_app
+from core.settings import Settings
 from crm.db import make_engine
 from stack.database import prepare_database
 from tests.crm.conftest import DatabaseFactory
 
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+# Signs the widget identities in the API tests.
+SECRET = "test-secret"
+
+
+class HandlesRasaRequests(Protocol):
+    def handle(self, request: httpx.Request) -> httpx.Response: ...
+
+
+@pytest.fixture
+def client(seeded_sessionmaker: sessionmaker[Session], fake_rasa: HandlesRasaRequests) -> Iterator[TestClient]:
+    """The app on the seeded CRM, with Rasa (and the action server) answered by the module's `fake_rasa`."""
+    settings = Settings(widget_secret=SECRET, rasa_url="http://rasa.internal:5005", rasa_timeout_seconds=1.0)
+    app = create_app(seeded_sessionmaker, settings, httpx.MockTransport(fake_rasa.handle))
+    with TestClient(app) as test_client:
+        yield test_client
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,8 @@ from api.texts import text
 from core.logging import install_pii_masking, mask_pii
 from core.settings import Settings
 from crm.models import Message
-from tests.api.test_widget_channel import SECRET, FakeRasa
+from tests.api.conftest import SECRET
+from tests.api.test_widget_channel import FakeRasa
 from tests.production import production_settings_values
 
 CJK = "\u4e00-\u9fff"
@@ -47,14 +48,6 @@ class FakeServices(FakeRasa):
 @pytest.fixture
 def fake_rasa() -> FakeRasa:
     return FakeServices()
-
-
-@pytest.fixture
-def client(seeded_sessionmaker: sessionmaker[Session], fake_rasa: FakeRasa) -> Iterator[TestClient]:
-    settings = Settings(widget_secret=SECRET, rasa_url="http://rasa.internal:5005", rasa_timeout_seconds=1.0)
-    app = create_app(seeded_sessionmaker, settings, httpx.MockTransport(fake_rasa.handle))
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def message_count(factory: sessionmaker[Session]) -> int:

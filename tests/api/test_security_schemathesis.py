@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from core.settings import Settings
+from tests.api.conftest import SECRET
 from tests.api.test_security import FakeServices
-from tests.api.test_widget_channel import SECRET
 
 MAX_EXAMPLES = 40
 

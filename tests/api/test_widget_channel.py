@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -20,9 +20,8 @@ from core.settings import Settings
 from crm.models import Agent, Conversation, Customer, Message
 from crm.schemas import MessageOut, OutgoingMessage
 from crm.services import conversation_ownership, conversations
+from tests.api.conftest import SECRET
 from tests.production import production_settings_values
-
-SECRET = "test-secret"
 
 
 @dataclass
@@ -46,14 +45,6 @@ class FakeRasa:
 @pytest.fixture
 def fake_rasa() -> FakeRasa:
     return FakeRasa()
-
-
-@pytest.fixture
-def client(seeded_sessionmaker: sessionmaker[Session], fake_rasa: FakeRasa) -> Iterator[TestClient]:
-    settings = Settings(widget_secret=SECRET, rasa_url="http://rasa.internal:5005", rasa_timeout_seconds=1.0)
-    app = create_app(seeded_sessionmaker, settings, httpx.MockTransport(fake_rasa.handle))
-    with TestClient(app) as test_client:
-        yield test_client
 
 
 def post(client: TestClient, **body: object) -> httpx.Response:
