@@ -10,10 +10,9 @@ commits before anything is sent, so a customer never hears of a claim or a close
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, time, timezone
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Path
@@ -50,9 +49,6 @@ OpsOrSupervisor = Annotated[Staff, Depends(require_roles("ops", "supervisor"))]
 ConversationId = Annotated[int, Path(ge=1)]
 
 
-T = TypeVar("T")
-
-
 async def deliver_to_customer(
     hub: ConversationHub, *, conversation_id: int, sender: str, texts: list[str], agent_id: int | None = None
 ) -> list[MessageOut]:
@@ -63,11 +59,6 @@ async def deliver_to_customer(
         messages=[OutgoingMessage(text=item) for item in texts],
         agent_id=agent_id if sender == "agent" else None,
     )
-
-
-async def in_thread(fn: Callable[[], T]) -> T:
-    """Blocking database work off the event loop."""
-    return await asyncio.to_thread(fn)
 
 
 def _conversation(session: Session, conversation_id: int) -> ConversationOut:
@@ -215,7 +206,7 @@ async def claim(
             return escalation, name, _conversation(session, conversation_id)
 
     try:
-        escalation, name, conversation = await in_thread(work)
+        escalation, name, conversation = await asyncio.to_thread(work)
     except queue.AlreadyClaimedError as error:
         raise _error(409, "already_claimed", f"该会话已被其他客服接待 ({error})") from error
     except queue.AgentAtCapacityError as error:
@@ -272,7 +263,7 @@ async def send_message(
         with factory() as session:
             return _owned_escalation(session, conversation_id, staff).id
 
-    escalation_id = await in_thread(owned)
+    escalation_id = await asyncio.to_thread(owned)
     stored = await deliver_to_customer(
         hub, conversation_id=conversation_id, sender="agent", texts=[message], agent_id=staff.agent_id
     )
@@ -281,7 +272,7 @@ async def send_message(
         with factory.begin() as session:
             queue.record_first_response(session, escalation_id=escalation_id, now=stored[0].created_at)
 
-    await in_thread(first_response)
+    await asyncio.to_thread(first_response)
     return stored[0]
 
 
@@ -305,7 +296,7 @@ async def close(
             )
             return closed, was_open, _conversation(session, conversation_id)
 
-    closed, was_open, conversation = await in_thread(work)
+    closed, was_open, conversation = await asyncio.to_thread(work)
     if was_open:  # a repeated close says nothing twice
         await hub.announce(conversation, "owner")
         await deliver_to_customer(hub, conversation_id=conversation_id, sender="system", texts=[text("agent_closed")])
