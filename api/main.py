@@ -22,6 +22,7 @@ from api.hub.broker import make_broker
 from api.hub.conversation_hub import ConversationHub
 from api.hub.probe import RecentlyAlive, is_reachable
 from api.hub.rasa_client import RasaClient
+from api.hub.rasa_replicas import RasaReplica, RasaReplicas
 from api.routers import agent, health
 from api.security import MAX_REQUEST_BYTES, BodySizeLimit, SecurityHeaders, ServiceToken
 from core.logging import install_pii_masking
@@ -33,6 +34,25 @@ STATIC_DIR = Path(__file__).with_name("static")
 ACTIONS_ALIVE_TTL_SECONDS = 0.5
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def rasa_replicas(http: httpx.AsyncClient, settings: Settings, rasa_token: ServiceToken) -> RasaReplicas:
+    """Each Rasa server of RASA_URL with the action server at the same position of ACTION_ENDPOINT_URL."""
+
+    def probe(url: str) -> RecentlyAlive:
+        check = lambda: is_reachable(http, url, timeout_seconds=1.0)  # noqa: E731
+        return RecentlyAlive(check, ttl_seconds=ACTIONS_ALIVE_TTL_SECONDS)
+
+    return RasaReplicas(
+        [
+            RasaReplica(
+                name=rasa_url,
+                client=RasaClient(http, rasa_url, settings.rasa_timeout, headers=rasa_token.headers),
+                actions_alive=probe(health_url),
+            )
+            for rasa_url, health_url in zip(settings.rasa_urls, settings.action_health_urls, strict=True)
+        ]
+    )
 
 
 def create_app(
@@ -55,12 +75,8 @@ def create_app(
             app.state.rasa_token = rasa_token
             hub = ConversationHub(
                 factory,
-                RasaClient(http, settings.rasa_urls[0], settings.rasa_timeout, headers=rasa_token.headers),
+                rasa_replicas(http, settings, rasa_token),
                 reply_wait_seconds=settings.rasa_timeout,
-                actions_alive=RecentlyAlive(
-                    lambda: is_reachable(http, settings.action_health_url, timeout_seconds=1.0),
-                    ttl_seconds=ACTIONS_ALIVE_TTL_SECONDS,
-                ),
                 broker=make_broker(settings.redis_url, str(factory.kw["bind"].url)),
                 idle_after=timedelta(minutes=settings.conversation_idle_minutes),
             )

@@ -24,6 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from api.channels.widget import CHANNEL, WebChatDelivery
 from api.hub.conversation_hub import ConversationHub, InboundMessage
 from api.hub.rasa_client import RasaClient
+from api.hub.rasa_replicas import RasaReplica, RasaReplicas
 from crm.db import make_engine
 from stack.database import prepare_database
 
@@ -55,9 +56,8 @@ async def measure(customers: int, turns: int) -> tuple[float, float]:
 
         hub = ConversationHub(
             sessionmaker(engine, expire_on_commit=False),
-            RasaClient(http, "http://rasa.internal", 5.0),
+            RasaReplicas([RasaReplica("rasa", RasaClient(http, "http://rasa.internal", 5.0), alive)]),
             reply_wait_seconds=5.0,
-            actions_alive=alive,
         )
         hub.register_delivery(CHANNEL, WebChatDelivery(), push=False)
         await hub.start()

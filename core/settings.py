@@ -53,8 +53,11 @@ class Settings(BaseSettings):
     redis_url: str | None = None
 
     # Topology. The internal services (Rasa, action server) listen on their *_HOST interface and are
-    # reached there; the URLs are derived from host + port unless set. RASA_URL and ACTION_ENDPOINT_URL
-    # may hold a comma-separated list for several processes; today the first one is used.
+    # reached there; the URLs are derived from host + port unless set. REPLICAS=N runs N Rasa processes
+    # (RASA_PORT, RASA_PORT+1, ...) each paired with its action server (ACTION_PORT+i) and N API worker
+    # processes on API_PORT; RASA_URL and ACTION_ENDPOINT_URL are then comma-separated lists, paired by
+    # position (the hub spreads conversations over them, api/hub/rasa_replicas.py).
+    replicas: int = Field(default=1, ge=1, le=16)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     rasa_host: str = "127.0.0.1"
@@ -124,9 +127,16 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _derive_topology_and_budgets(self) -> Settings:
         if not self.rasa_url:
-            self.rasa_url = f"http://{self.rasa_host}:{self.rasa_port}"
+            self.rasa_url = ",".join(f"http://{self.rasa_host}:{port}" for port in self.rasa_ports)
         if not self.action_endpoint_url:
-            self.action_endpoint_url = f"http://{self.action_host}:{self.action_port}/webhook"
+            self.action_endpoint_url = ",".join(
+                f"http://{self.action_host}:{port}/webhook" for port in self.action_ports
+            )
+        if len(self.action_endpoint_urls) != len(self.rasa_urls):
+            raise ValueError(
+                f"RASA_URL lists {len(self.rasa_urls)} Rasa server(s) but ACTION_ENDPOINT_URL lists "
+                f"{len(self.action_endpoint_urls)} action server(s); each Rasa server needs its own"
+            )
         if self.rasa_timeout_seconds is None:
             # The hub writes the inbound message before asking Rasa and the replies after: each write may
             # wait for the database lock, and all of it must fit in the budget.
@@ -161,6 +171,25 @@ class Settings(BaseSettings):
         if len(self.wechat_aes_key) != 43:
             raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
         return self
+
+    @model_validator(mode="after")
+    def _replicas_need_shared_state(self) -> Settings:
+        """Several processes share conversations only through PostgreSQL and Redis (no state in one process)."""
+        if self.replicas > 1 and not (self.redis_url and self.database_url.startswith("postgresql")):
+            raise ValueError("REPLICAS above 1 needs DATABASE_URL on PostgreSQL and REDIS_URL set")
+        return self
+
+    @property
+    def rasa_ports(self) -> list[int]:
+        return [self.rasa_port + i for i in range(self.replicas)]
+
+    @property
+    def action_ports(self) -> list[int]:
+        return [self.action_port + i for i in range(self.replicas)]
+
+    @property
+    def action_health_urls(self) -> list[str]:
+        return [url.removesuffix("/webhook") + "/health" for url in self.action_endpoint_urls]
 
     @property
     def rasa_urls(self) -> list[str]:

@@ -49,15 +49,12 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def check_ports(settings: Settings) -> None:
-    busy = [
-        f"{name}={port}"
-        for name, host, port in (
-            ("API_PORT", settings.api_host, settings.api_port),
-            ("RASA_PORT", settings.rasa_host, settings.rasa_port),
-            ("ACTION_PORT", settings.action_host, settings.action_port),
-        )
-        if not _port_free(host, port)
+    wanted = [
+        ("API_PORT", settings.api_host, settings.api_port),
+        *(("RASA_PORT", settings.rasa_host, port) for port in settings.rasa_ports),
+        *(("ACTION_PORT", settings.action_host, port) for port in settings.action_ports),
     ]
+    busy = [f"{name}={port}" for name, host, port in wanted if not _port_free(host, port)]
     if busy:
         sys.exit(f"Port(s) already in use: {', '.join(busy)}. Stop the other process or set these variables.")
 

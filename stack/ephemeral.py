@@ -25,6 +25,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_port_block(count: int) -> int:
+    """The first of `count` consecutive free ports (replicas take PORT, PORT+1, ...)."""
+    for _ in range(100):
+        first = free_port()
+        if all(_port_free(first + offset) for offset in range(1, count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 @dataclass
 class EphemeralStack:
     settings: Settings
@@ -69,12 +87,13 @@ class EphemeralStack:
 
 
 def ephemeral_settings(workdir: Path, **overrides: Any) -> Settings:
+    replicas = int(overrides.get("replicas", 1))
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{workdir / 'crm.db'}",
         "tracker_database_url": f"sqlite:///{workdir / 'tracker.db'}",
         "api_port": free_port(),
-        "rasa_port": free_port(),
-        "action_port": free_port(),
+        "rasa_port": free_port_block(replicas),
+        "action_port": free_port_block(replicas),
         "redis_url": None,
         "app_env": "development",
         **overrides,

@@ -45,24 +45,36 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as environment variables, so every child process sees the same configuration."""
     env = {key.upper(): str(value) for key, value in settings.model_dump().items() if value is not None}
     env["RASA_TRACKER_URL"] = settings.rasa_tracker_url
-    # Rasa's endpoints.yml takes one action-server URL; lists are for the load-balancing front later.
-    env["ACTION_ENDPOINT_URL"] = settings.action_endpoint_urls[0]
     return env
 
 
+def _replica_name(service: str, index: int, replicas: int) -> str:
+    return service if replicas == 1 else f"{service}-{index + 1}"
+
+
 def service_specs(settings: Settings, model_path: Path) -> list[ProcessSpec]:
-    """Action server, Rasa server and API hub, in start order; internal ones bound to their *_HOST."""
-    app_env = {**os.environ, **settings_env(settings), "PYTHONPATH": str(PROJECT_ROOT)}
+    """Action servers, Rasa servers and the API, in start order; internal ones bound to their *_HOST.
+
+    With REPLICAS=N: N action servers and N Rasa servers, Rasa i calling action server i (Rasa's
+    endpoints.yml takes one action-server URL), and one uvicorn running N API workers on API_PORT
+    (uvicorn's own supervisor replaces a worker that dies; the kernel spreads connections over them).
+    """
+    shared_env = settings_env(settings)
+    app_env = {**os.environ, **shared_env, "PYTHONPATH": str(PROJECT_ROOT)}
     python = str(APP_BIN / "python") if (APP_BIN / "python").exists() else sys.executable
-    return [
+    count = settings.replicas
+    actions = [
         ProcessSpec(
-            name="actions",
+            name=_replica_name("actions", i, count),
             argv=[python, "-m", "actions.server"],
-            health_url=f"http://{settings.action_host}:{settings.action_port}/health",
-            env=app_env,
-        ),
+            health_url=f"http://{settings.action_host}:{port}/health",
+            env={**app_env, "ACTION_PORT": str(port)},
+        )
+        for i, port in enumerate(settings.action_ports)
+    ]
+    rasa = [
         ProcessSpec(
-            name="rasa",
+            name=_replica_name("rasa", i, count),
             argv=[
                 str(RASA_BIN / "python"),
                 "-m",
@@ -72,7 +84,7 @@ def service_specs(settings: Settings, model_path: Path) -> list[ProcessSpec]:
                 "--interface",
                 settings.rasa_host,
                 "--port",
-                str(settings.rasa_port),
+                str(port),
                 "--model",
                 str(model_path),
                 "--endpoints",
@@ -80,26 +92,31 @@ def service_specs(settings: Settings, model_path: Path) -> list[ProcessSpec]:
                 "--credentials",
                 "credentials.yml",
             ],
-            health_url=f"http://{settings.rasa_host}:{settings.rasa_port}/",
-            env={**rasa_env(), **settings_env(settings)},
-        ),
-        ProcessSpec(
-            name="api",
-            argv=[
-                python,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.main:create_app",
-                "--host",
-                settings.api_host,
-                "--port",
-                str(settings.api_port),
-            ],
-            health_url=f"http://{settings.api_host}:{settings.api_port}/health",
-            env=app_env,
-        ),
+            health_url=f"http://{settings.rasa_host}:{port}/",
+            # endpoints.yml reads ACTION_ENDPOINT_URL: this Rasa server's own action server.
+            env={**rasa_env(), **shared_env, "ACTION_ENDPOINT_URL": action_url},
+        )
+        for i, (port, action_url) in enumerate(zip(settings.rasa_ports, settings.action_endpoint_urls, strict=True))
     ]
+    workers = ["--workers", str(count)] if count > 1 else []
+    api = ProcessSpec(
+        name="api",
+        argv=[
+            python,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.main:create_app",
+            "--host",
+            settings.api_host,
+            "--port",
+            str(settings.api_port),
+            *workers,
+        ],
+        health_url=f"http://{settings.api_host}:{settings.api_port}/health",
+        env=app_env,
+    )
+    return [*actions, *rasa, api]
 
 
 def start(spec: ProcessSpec, log_dir: Path = LOG_DIR) -> RunningProcess:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.hub import csat_step
 from api.hub.broker import Broker, InProcessBroker, topics
 from api.hub.delivery import Deliveries, Delivery, PushPolicy, outbound_event
-from api.hub.rasa_client import BotReply, RasaClient, RasaUnavailableError
+from api.hub.rasa_client import BotReply, RasaUnavailableError
+from api.hub.rasa_replicas import RasaReplicas
 from api.texts import text as hub_text
 from core.settings import get_settings
 from crm.enums import MessageSender
@@ -75,9 +76,8 @@ class ConversationHub:
     def __init__(
         self,
         session_factory: sessionmaker[Session],
-        rasa: RasaClient,
+        rasa: RasaReplicas,
         reply_wait_seconds: float,
-        actions_alive: Callable[[], Awaitable[bool]],
         broker: Broker | None = None,
         idle_after: timedelta = DEFAULT_IDLE,
         push_policy: PushPolicy | None = None,
@@ -86,7 +86,6 @@ class ConversationHub:
         self._session_factory = session_factory
         self._rasa = rasa
         self._reply_wait_seconds = reply_wait_seconds
-        self._actions_alive = actions_alive
         self.broker: Broker = broker or InProcessBroker()
         self._idle_after = idle_after
         self._sweep_seconds = sweep_seconds
@@ -235,14 +234,7 @@ class ConversationHub:
                 metadata=metadata,
             )
         except RasaUnavailableError as exc:
-            logger.error("Rasa unavailable for conversation %s message %s: %s", conversation.id, message.id, exc)
-            return [BotReply(text=hub_text("system_busy"))], "system"
-        if not replies or not await self._actions_alive():
-            # With the action server down, Rasa still answers 200: with nothing, or with its generic fallback
-            # ("please rephrase"), which would mislead. Every customer message deserves an honest answer.
-            logger.error(
-                "No reliable reply to conversation %s message %s (action server down?)", conversation.id, message.id
-            )
+            logger.error("No reliable reply to conversation %s message %s: %s", conversation.id, message.id, exc)
             return [BotReply(text=hub_text("system_busy"))], "system"
         return replies, "bot"
 

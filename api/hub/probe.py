@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +15,11 @@ async def is_reachable(http: httpx.AsyncClient, url: str, timeout_seconds: float
         return response.status_code == 200
     except httpx.HTTPError:
         return False
+
+
+async def reachable_each(http: httpx.AsyncClient, urls: list[str], timeout_seconds: float = 2.0) -> list[bool]:
+    """Whether each of several replicas answers (probed concurrently), in the order given."""
+    return list(await asyncio.gather(*(is_reachable(http, url, timeout_seconds) for url in urls)))
 
 
 class RecentlyAlive:

@@ -18,6 +18,10 @@ class RasaUnavailableError(Exception):
     """The Rasa server did not answer in time or answered with an error."""
 
 
+class RasaNotReachedError(RasaUnavailableError):
+    """The connection was refused: Rasa never saw the message, so another replica may take it."""
+
+
 @dataclass(frozen=True)
 class BotReply:
     """One message the bot wants to send: text plus optional buttons, image or custom payload."""
@@ -82,5 +86,7 @@ class RasaClient:
             )
             response.raise_for_status()
             return parse_rest_replies(response.json())
+        except httpx.ConnectError as exc:
+            raise RasaNotReachedError(f"{type(exc).__name__}: {exc}") from exc
         except (httpx.HTTPError, ValueError) as exc:
             raise RasaUnavailableError(f"{type(exc).__name__}: {exc}") from exc

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.deps import SettingsDep
-from api.hub.probe import is_reachable
+from api.hub.probe import reachable_each
 
 router = APIRouter(tags=["health"])
 
@@ -22,8 +22,10 @@ class HealthOut(BaseModel):
     status: str
     database: bool
     database_writable: bool
-    rasa: bool
+    rasa: bool  # some Rasa server answers whose action server answers too
     action_server: bool
+    replicas: int  # Rasa + action-server pairs configured
+    replicas_up: int  # pairs where both answer
 
 
 def database_readable(factory: sessionmaker[Session]) -> bool:
@@ -66,21 +68,25 @@ def database_writable(factory: sessionmaker[Session], timeout_seconds: float = W
 
 @router.get("/health", response_model=HealthOut)
 async def health(request: Request, response: Response, settings: SettingsDep) -> HealthOut:
-    """200 when the database takes writes and Rasa and the action server answer; 503 otherwise."""
+    """200 when the database takes writes and some Rasa server and its action server answer; 503 otherwise."""
     factory: sessionmaker[Session] = request.app.state.session_factory
     http: httpx.AsyncClient = request.app.state.http
-    readable, writable, rasa, actions = await asyncio.gather(
+    readable, writable, rasa_each, actions_each = await asyncio.gather(
         asyncio.to_thread(database_readable, factory),
         asyncio.to_thread(database_writable, factory),
-        is_reachable(http, settings.rasa_urls[0].rstrip("/") + "/"),
-        is_reachable(http, settings.action_health_url),
+        reachable_each(http, [url.rstrip("/") + "/" for url in settings.rasa_urls]),
+        reachable_each(http, settings.action_health_urls),
     )
-    ok = readable and writable and rasa and actions
+    # One pair down is not an outage: the hub moves its conversations to the others.
+    pairs_up = sum(rasa and actions for rasa, actions in zip(rasa_each, actions_each, strict=True))
+    ok = readable and writable and pairs_up > 0
     response.status_code = 200 if ok else 503
     return HealthOut(
         status="ok" if ok else "degraded",
         database=readable,
         database_writable=writable,
-        rasa=rasa,
-        action_server=actions,
+        rasa=any(rasa_each),
+        action_server=any(actions_each),
+        replicas=len(rasa_each),
+        replicas_up=pairs_up,
     )

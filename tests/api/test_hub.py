@@ -22,6 +22,7 @@ from api.hub.broker import Broker, InProcessBroker, RedisBroker, topics
 from api.hub.conversation_hub import ConversationHub, InboundMessage
 from api.hub.delivery import PushPolicy
 from api.hub.rasa_client import RasaClient
+from api.hub.rasa_replicas import RasaReplica, RasaReplicas
 from crm.models import Agent, Conversation, ConversationOwnerChange, Message
 from crm.schemas import ConversationOut, MessageOut, OutgoingMessage
 from crm.services import conversation_ownership
@@ -71,9 +72,8 @@ class HubFactory:
         actions_alive: Callable[[], Awaitable[bool]] = alive
         hub = ConversationHub(
             self.session_factory,
-            RasaClient(http, "http://rasa.internal:5005", 2.0),
+            RasaReplicas([RasaReplica("rasa", RasaClient(http, "http://rasa.internal:5005", 2.0), actions_alive)]),
             reply_wait_seconds=1.0,
-            actions_alive=actions_alive,
             broker=broker,
             sweep_seconds=3600,  # tests call sweep() themselves
             **options,  # type: ignore[arg-type]

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.hub.broker import make_broker
 from api.hub.conversation_hub import ConversationHub
 from api.hub.rasa_client import RasaClient
+from api.hub.rasa_replicas import RasaReplica, RasaReplicas
 from core.settings import Settings
 from crm.db import make_engine
 from crm.models import Agent
@@ -158,9 +159,8 @@ async def send_as_agent(two_apis: TwoApis, conversation_id: int, text: str) -> i
 
         hub = ConversationHub(
             factory,
-            RasaClient(http, two_apis.settings[0].rasa_url, 5.0),
+            RasaReplicas([RasaReplica("rasa", RasaClient(http, two_apis.settings[0].rasa_url, 5.0), alive)]),
             reply_wait_seconds=5.0,
-            actions_alive=alive,
             broker=make_broker(REDIS_URL, str(engine.url)),
         )
         await hub.start()

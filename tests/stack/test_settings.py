@@ -29,8 +29,37 @@ def test_explicit_urls_win_and_may_be_lists() -> None:
     settings = Settings(rasa_url="http://a:1, http://b:2", action_endpoint_url="http://c:3/webhook,http://d:4/webhook")
     assert settings.rasa_urls == ["http://a:1", "http://b:2"]
     assert settings.action_endpoint_urls == ["http://c:3/webhook", "http://d:4/webhook"]
-    assert settings.action_health_url == "http://c:3/health"
-    assert settings_env(settings)["ACTION_ENDPOINT_URL"] == "http://c:3/webhook"
+    assert settings.action_health_urls == ["http://c:3/health", "http://d:4/health"]
+    assert settings_env(settings)["ACTION_ENDPOINT_URL"] == "http://c:3/webhook,http://d:4/webhook"
+
+
+def test_each_rasa_server_needs_its_own_action_server() -> None:
+    with pytest.raises(ValueError, match="each Rasa server needs its own"):
+        Settings(rasa_url="http://a:1,http://b:2", action_endpoint_url="http://c:3/webhook")
+
+
+SHARED_STATE = {"database_url": "postgresql+psycopg://localhost/crm", "redis_url": "redis://localhost:6379/0"}
+
+
+def test_replicas_take_consecutive_ports_and_pair_rasa_with_its_action_server() -> None:
+    settings = Settings(replicas=2, rasa_port=5605, action_port=5655, api_port=8600, **SHARED_STATE)
+    assert settings.rasa_urls == ["http://127.0.0.1:5605", "http://127.0.0.1:5606"]
+    assert settings.action_endpoint_urls == ["http://127.0.0.1:5655/webhook", "http://127.0.0.1:5656/webhook"]
+    specs = {spec.name: spec for spec in service_specs(settings, PROJECT_ROOT / "models" / "m.tar.gz")}
+    assert sorted(specs) == ["actions-1", "actions-2", "api", "rasa-1", "rasa-2"]
+    assert specs["actions-2"].env["ACTION_PORT"] == "5656"
+    assert specs["rasa-2"].argv[specs["rasa-2"].argv.index("--port") + 1] == "5606"
+    assert specs["rasa-2"].env["ACTION_ENDPOINT_URL"] == "http://127.0.0.1:5656/webhook"
+    api = specs["api"].argv
+    assert api[api.index("--workers") + 1] == "2" and api[api.index("--port") + 1] == "8600"
+    assert specs["api"].env["RASA_URL"] == "http://127.0.0.1:5605,http://127.0.0.1:5606"
+
+
+@pytest.mark.parametrize("missing", ["database_url", "redis_url"])
+def test_replicas_refuse_to_start_without_postgresql_and_redis(missing: str) -> None:
+    values = {**SHARED_STATE, missing: "sqlite:///x.db" if missing == "database_url" else ""}
+    with pytest.raises(ValueError, match="REPLICAS above 1 needs DATABASE_URL on PostgreSQL and REDIS_URL"):
+        Settings(replicas=2, **values)
 
 
 def test_every_process_gets_the_same_derived_topology(tmp_path: object) -> None:

@@ -1,0 +1,66 @@
+"""Spreads conversations over several Rasa processes, each paired with its action server.
+
+Each conversation sticks to one replica, chosen by rendezvous hashing of its Rasa sender id, so a
+conversation's turns go to the same process while it is up, and adding or losing a replica moves only
+the conversations that were on it. A refused connection means Rasa never saw the message, so it is
+safe to hand it to the next replica in that conversation's order; the trackers live in the shared
+tracker store and Redis's lock store orders the turns, so any replica can continue a conversation. A
+timeout is never retried elsewhere: the first replica may still be answering, and running the turn twice
+could book twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from api.hub.rasa_client import BotReply, RasaClient, RasaNotReachedError, RasaUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+class ActionServerDownError(RasaUnavailableError):
+    """Rasa answered, but its action server is down: the answer is empty or Rasa's generic fallback."""
+
+
+@dataclass(frozen=True)
+class RasaReplica:
+    name: str
+    client: RasaClient
+    actions_alive: Callable[[], Awaitable[bool]]
+
+
+def _weight(sender_id: str, replica: str) -> bytes:
+    return hashlib.sha256(f"{sender_id}\0{replica}".encode()).digest()
+
+
+class RasaReplicas:
+    """The hub's way to Rasa: `send()` answers a message from the conversation's replica, or raises."""
+
+    def __init__(self, replicas: Sequence[RasaReplica]) -> None:
+        if not replicas:
+            raise ValueError("at least one Rasa replica is needed")
+        self._replicas = list(replicas)
+
+    def order_for(self, sender_id: str) -> list[RasaReplica]:
+        """The replicas in the order this conversation tries them (highest rendezvous weight first)."""
+        return sorted(self._replicas, key=lambda replica: _weight(sender_id, replica.name), reverse=True)
+
+    async def send(self, *, sender_id: str, message: str, metadata: dict[str, Any]) -> list[BotReply]:
+        refused: list[str] = []
+        for replica in self.order_for(sender_id):
+            try:
+                replies = await replica.client.send(sender_id=sender_id, message=message, metadata=metadata)
+            except RasaNotReachedError as exc:
+                logger.warning("Rasa replica %s refused the connection (%s); trying the next one", replica.name, exc)
+                refused.append(replica.name)
+                continue
+            # With the action server down, Rasa still answers 200: with nothing, or with its generic fallback
+            # ("please rephrase"), which would mislead. Every customer message deserves an honest answer.
+            if not replies or not await replica.actions_alive():
+                raise ActionServerDownError(f"no reliable reply from {replica.name} (action server down?)")
+            return replies
+        raise RasaNotReachedError(f"every Rasa replica refused the connection: {', '.join(refused)}")
