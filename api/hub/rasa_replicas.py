@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 
 class ActionServerDownError(RasaUnavailableError):
-    """Rasa answered, but its action server is down: the answer is empty or Rasa's generic fallback."""
+    """Rasa answered, but its action server went down: the answer is empty or Rasa's generic fallback."""
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,21 @@ class RasaReplicas:
         return sorted(self._replicas, key=lambda replica: _weight(sender_id, replica.name), reverse=True)
 
     async def send(self, *, sender_id: str, message: str, metadata: dict[str, Any]) -> list[BotReply]:
-        refused: list[str] = []
+        passed: list[str] = []
         for replica in self.order_for(sender_id):
+            # A Rasa server whose action server is down would answer with nothing or a misleading generic
+            # fallback: skip it before it sees the message, while its action server is being restarted.
+            if not await replica.actions_alive():
+                passed.append(f"{replica.name} (action server down)")
+                continue
             try:
                 replies = await replica.client.send(sender_id=sender_id, message=message, metadata=metadata)
             except RasaNotReachedError as exc:
                 logger.warning("Rasa replica %s refused the connection (%s); trying the next one", replica.name, exc)
-                refused.append(replica.name)
+                passed.append(f"{replica.name} (refused)")
                 continue
-            # With the action server down, Rasa still answers 200: with nothing, or with its generic fallback
-            # ("please rephrase"), which would mislead. Every customer message deserves an honest answer.
+            # The action server may also die during the turn: Rasa still answers 200, and that is no answer.
             if not replies or not await replica.actions_alive():
                 raise ActionServerDownError(f"no reliable reply from {replica.name} (action server down?)")
             return replies
-        raise RasaNotReachedError(f"every Rasa replica refused the connection: {', '.join(refused)}")
+        raise RasaNotReachedError(f"no Rasa replica could take the message: {', '.join(passed)}")

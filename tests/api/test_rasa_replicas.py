@@ -106,21 +106,41 @@ async def test_a_timeout_is_not_retried_elsewhere(http: httpx.AsyncClient, rasas
 
 async def test_every_replica_refusing_is_unavailable(http: httpx.AsyncClient, rasas: FakeRasas) -> None:
     rasas.refusing.update(HOSTS)
-    with pytest.raises(RasaNotReachedError, match="every Rasa replica"):
+    with pytest.raises(RasaNotReachedError, match="no Rasa replica could take the message"):
         await ask(replicas(http, HOSTS), "web-alone")
 
 
-@pytest.mark.parametrize("broken", ["actions", "empty"])
-async def test_an_answer_without_its_action_server_is_not_trusted(
-    http: httpx.AsyncClient, rasas: FakeRasas, broken: str
+async def test_a_replica_whose_action_server_is_down_is_passed_before_it_sees_the_message(
+    http: httpx.AsyncClient, rasas: FakeRasas
 ) -> None:
     sender = "web-degraded"
-    home = replicas(http, HOSTS).order_for(sender)[0].name
-    if broken == "empty":
-        rasas.silent.add(home)
-    pool = replicas(http, HOSTS, dead_actions=frozenset({home}) if broken == "actions" else frozenset())
+    home, stand_in = (replica.name for replica in replicas(http, HOSTS).order_for(sender)[:2])
+    assert await ask(replicas(http, HOSTS, dead_actions=frozenset({home})), sender) == stand_in
+    assert rasas.calls == [(stand_in, sender)]
+    with pytest.raises(RasaNotReachedError, match="action server down"):
+        await ask(replicas(http, HOSTS, dead_actions=frozenset(HOSTS)), sender)
+    assert rasas.calls == [(stand_in, sender)]
+
+
+async def test_an_empty_answer_or_an_action_server_lost_during_the_turn_is_not_trusted(
+    http: httpx.AsyncClient, rasas: FakeRasas
+) -> None:
+    sender = "web-broken"
+    pool = replicas(http, HOSTS)
+    home = pool.order_for(sender)[0].name
+    rasas.silent.add(home)
     with pytest.raises(ActionServerDownError):
         await ask(pool, sender)
+    rasas.silent.clear()
+
+    answers = iter([True, False])  # up when asked before the turn, gone after it
+
+    async def dies_during_the_turn() -> bool:
+        return next(answers)
+
+    flaky = RasaReplicas([RasaReplica(home, RasaClient(http, f"http://{home}:5005", 1.0), dies_during_the_turn)])
+    with pytest.raises(ActionServerDownError):
+        await ask(flaky, sender)
 
 
 def test_a_pool_needs_a_replica() -> None:

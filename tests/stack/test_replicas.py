@@ -68,13 +68,10 @@ def say(stack: EphemeralStack, user: str, text: str, client_message_id: str | No
     return response.json()
 
 
-def home_replica(stack: EphemeralStack, user: str) -> str:
-    """The Rasa URL the hub sends this customer's conversation to (same hashing, same names)."""
+def home_replica(stack: EphemeralStack, conversation_id: int) -> str:
+    """The Rasa URL the hub sends this conversation to (same hashing, same names)."""
     with stack.session_factory() as session:
-        sender = session.scalars(
-            select(Conversation.rasa_sender_id).where(Conversation.channel_user_id == user).order_by(Conversation.id)
-        ).first()
-    assert sender is not None
+        sender = session.get_one(Conversation, conversation_id).rasa_sender_id
     http = httpx.AsyncClient()
     pool = RasaReplicas([RasaReplica(url, RasaClient(http, url, 1.0), _never) for url in stack.settings.rasa_urls])
     return pool.order_for(sender)[0].name
@@ -107,14 +104,16 @@ def test_conversations_spread_over_both_rasa_servers_in_order(replicated: Epheme
         results = dict(zip(users, pool.map(chat, users), strict=True))
     for user, answers in results.items():
         assert all(answer["replies"] and BUSY not in text_of(answer) for answer in answers), (user, answers)
-    assert set(Counter(home_replica(replicated, user) for user in users)) == set(replicated.settings.rasa_urls)
+    conversations = {user: {answer["conversation_id"] for answer in answers} for user, answers in results.items()}
+    assert all(len(ids) == 1 for ids in conversations.values()), conversations
+    homes = Counter(home_replica(replicated, next(iter(ids))) for ids in conversations.values())
+    assert set(homes) == set(replicated.settings.rasa_urls), homes
 
     with replicated.session_factory() as session:
-        for user in users:
+        for user, ids in conversations.items():
             texts = session.scalars(
                 select(Message.text)
-                .join(Conversation, Message.conversation_id == Conversation.id)
-                .where(Conversation.channel_user_id == user, Message.sender == "customer")
+                .where(Message.conversation_id == next(iter(ids)), Message.sender == "customer")
                 .order_by(Message.id)
             ).all()
             assert list(texts) == turns, (user, texts)  # each once, in the order typed
@@ -145,7 +144,7 @@ def test_killing_a_conversations_rasa_or_action_server_costs_at_most_one_retry(
     user = f"rep-kill-{victim}-{uuid.uuid4().hex[:6]}"
     asked = say(replicated, user, "我想约明天下午三点去花果园店洗车")
     assert "车牌" in text_of(asked), text_of(asked)
-    service = rasa_service_of(replicated, home_replica(replicated, user))
+    service = rasa_service_of(replicated, home_replica(replicated, asked["conversation_id"]))
     if victim == "actions":
         service = service.replace("rasa", "actions")
     os.kill(replicated.pid(service), signal.SIGKILL)
@@ -184,16 +183,17 @@ def test_a_killed_api_worker_is_replaced_and_the_others_keep_answering(replicate
 
 
 def _children(pid: int) -> list[int]:
-    """Live child processes (uvicorn's workers), from /proc."""
-    children = []
+    """uvicorn's live worker processes (multiprocessing's resource tracker is a child too, not a worker)."""
+    workers = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            children.append(int(entry.name))
-    return sorted(children)
+        if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in command:
+            workers.append(int(entry.name))
+    return sorted(workers)
