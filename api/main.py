@@ -32,6 +32,8 @@ from crm.db import get_sessionmaker
 STATIC_DIR = Path(__file__).with_name("static")
 # A successful action-server probe is trusted this long (api/hub/probe.py RecentlyAlive).
 ACTIONS_ALIVE_TTL_SECONDS = 0.5
+# How long after the customer was told "busy" a slow Rasa answer is still delivered to them.
+LATE_ANSWER_GRACE_SECONDS = 30.0
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -47,7 +49,11 @@ def rasa_replicas(http: httpx.AsyncClient, settings: Settings, rasa_token: Servi
         [
             RasaReplica(
                 name=rasa_url,
-                client=RasaClient(http, rasa_url, settings.rasa_timeout, headers=rasa_token.headers),
+                # The customer waits settings.rasa_timeout (ConversationHub rasa_wait_seconds); the request goes on
+                # longer so that a slow answer still reaches them through the outbound path.
+                client=RasaClient(
+                    http, rasa_url, settings.rasa_timeout + LATE_ANSWER_GRACE_SECONDS, headers=rasa_token.headers
+                ),
                 actions_alive=probe(health_url),
             )
             for rasa_url, health_url in zip(settings.rasa_urls, settings.action_health_urls, strict=True)
@@ -77,6 +83,7 @@ def create_app(
                 factory,
                 rasa_replicas(http, settings, rasa_token),
                 reply_wait_seconds=settings.rasa_timeout,
+                rasa_wait_seconds=settings.rasa_timeout,
                 broker=make_broker(settings.redis_url, str(factory.kw["bind"].url)),
                 idle_after=timedelta(minutes=settings.conversation_idle_minutes),
             )

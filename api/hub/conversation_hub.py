@@ -27,13 +27,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.hub import csat_step
 from api.hub.broker import Broker, InProcessBroker, topics
 from api.hub.delivery import Deliveries, Delivery, PushPolicy, outbound_event
-from api.hub.rasa_client import BotReply, RasaUnavailableError
+from api.hub.rasa_client import BotReply, RasaNotReachedError, RasaUnavailableError
 from api.hub.rasa_replicas import RasaReplicas
 from api.texts import text as hub_text
 from core.settings import get_settings
 from crm.enums import MessageSender
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
-from crm.services import conversation_ownership, conversations, csat, customers, queue
+from crm.services import conversation_ownership, conversations, csat, customers, pending_turns, queue
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,10 +82,13 @@ class ConversationHub:
         idle_after: timedelta = DEFAULT_IDLE,
         push_policy: PushPolicy | None = None,
         sweep_seconds: float = SWEEP_SECONDS,
+        rasa_wait_seconds: float | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._rasa = rasa
         self._reply_wait_seconds = reply_wait_seconds
+        # How long a customer waits for Rasa; a later answer still reaches them through the outbound path.
+        self._rasa_wait_seconds = rasa_wait_seconds if rasa_wait_seconds is not None else reply_wait_seconds
         self.broker: Broker = broker or InProcessBroker()
         self._idle_after = idle_after
         self._sweep_seconds = sweep_seconds
@@ -111,11 +114,16 @@ class ConversationHub:
         self.deliveries.register(channel, delivery, push=push)
 
     async def sweep(self, *, close_idle: bool = True) -> None:
-        """One pass: close idle bot conversations, retry due push deliveries."""
+        """One pass: answer turns held while Rasa was unreachable, close idle bot conversations, retry due
+        push deliveries."""
         if close_idle:
             closed = await self._in_session(conversation_ownership.close_idle_conversations, idle_for=self._idle_after)
             if closed:
                 logger.info("closed %d idle conversations", len(closed))
+            expired = await self._in_session(pending_turns.expire_stale, older_than=self._idle_after)
+            if expired:
+                logger.warning("gave up %d held turns (held longer than a conversation lives)", expired)
+        await self.replay_held_turns()
         await self.deliveries.sweep()
 
     async def _sweep_forever(self) -> None:
@@ -172,7 +180,13 @@ class ConversationHub:
         if csat_step.is_rating_button(inbound.rasa_payload):  # a stale rating button: Rasa reads its title
             inbound = replace(inbound, rasa_payload=None)
 
-        bot_replies, sender = await self._ask_rasa(conversation, message, customer, inbound)
+        # Older turns held while Rasa was unreachable go first, so the bot reads the conversation in order.
+        await self.replay_held_turns(conversation_id=conversation.id)
+        sender: MessageSender = "system"
+        if await self._in_session(pending_turns.has_waiting, conversation_id=conversation.id):
+            bot_replies = await self._hold(conversation, message, inbound)
+        else:
+            bot_replies, sender = await self._ask_rasa(conversation, message, customer, inbound)
         replies = await self._store_and_publish(
             conversation.id,
             sender=sender,
@@ -213,6 +227,17 @@ class ConversationHub:
         if conversation.owner != "bot":
             await self.broker.publish(topics.CONSOLE, event)
 
+    def _rasa_metadata(
+        self, conversation: ConversationOut, message_id: int, customer: CustomerOut | None
+    ) -> dict[str, Any]:
+        return {
+            "channel": conversation.channel,
+            "conversation_id": conversation.id,
+            "message_id": message_id,
+            "customer_id": customer.id if customer else None,
+            "tier": customer.tier if customer else None,
+        }
+
     async def _ask_rasa(
         self,
         conversation: ConversationOut,
@@ -220,23 +245,96 @@ class ConversationHub:
         customer: CustomerOut | None,
         inbound: InboundMessage,
     ) -> tuple[list[BotReply], MessageSender]:
-        metadata = {
-            "channel": conversation.channel,
-            "conversation_id": conversation.id,
-            "message_id": message.id,
-            "customer_id": customer.id if customer else None,
-            "tier": customer.tier if customer else None,
-        }
-        try:
-            replies = await self._rasa.send(
+        asking = asyncio.ensure_future(
+            self._rasa.send(
                 sender_id=conversation.rasa_sender_id,
                 message=inbound.rasa_payload or inbound.text,
-                metadata=metadata,
+                metadata=self._rasa_metadata(conversation, message.id, customer),
             )
+        )
+        done, _ = await asyncio.wait({asking}, timeout=self._rasa_wait_seconds)
+        if not done:
+            # Rasa is still on it: the customer hears "busy, we will go on" now and the real answer when it comes.
+            logger.warning(
+                "Rasa slow on conversation %s message %s; its answer will follow", conversation.id, message.id
+            )
+            self.deliveries.spawn(self._deliver_late(asking, conversation.id, message.id), name=f"late-{message.id}")
+            return [BotReply(text=hub_text("system_busy"))], "system"
+        try:
+            return asking.result(), "bot"
+        except RasaNotReachedError as exc:
+            logger.error("No Rasa server took conversation %s message %s: %s", conversation.id, message.id, exc)
+            return await self._hold(conversation, message, inbound), "system"
         except RasaUnavailableError as exc:
             logger.error("No reliable reply to conversation %s message %s: %s", conversation.id, message.id, exc)
             return [BotReply(text=hub_text("system_busy"))], "system"
-        return replies, "bot"
+
+    async def _hold(
+        self, conversation: ConversationOut, message: MessageOut, inbound: InboundMessage
+    ) -> list[BotReply]:
+        """Rasa never saw the message: keep it, answer it when a Rasa server is back (replay_held_turns)."""
+        await self._in_session(
+            pending_turns.hold,
+            message_id=message.id,
+            conversation_id=conversation.id,
+            rasa_message=inbound.rasa_payload or inbound.text,
+        )
+        return [BotReply(text=hub_text("system_busy"))]
+
+    async def _deliver_late(
+        self, asking: asyncio.Future[list[BotReply]], conversation_id: int, message_id: int
+    ) -> None:
+        try:
+            replies = await asking
+        except RasaUnavailableError as exc:
+            logger.error("Rasa's late answer to message %s failed too: %s", message_id, exc)
+            return
+        await self._store_and_publish(
+            conversation_id,
+            sender="bot",
+            messages=[OutgoingMessage(text=reply.text, payload=reply.payload()) for reply in replies],
+            reply_to_id=message_id,
+            push=True,
+        )
+
+    async def replay_held_turns(self, conversation_id: int | None = None) -> int:
+        """Answers held turns (of one conversation, or all) oldest first while a Rasa server takes them;
+        the answers reach the customer through the outbound path. Returns how many were answered."""
+        answered = 0
+        while (turn := await self._in_session(pending_turns.claim_next, conversation_id=conversation_id)) is not None:
+            conversation = await self._in_session(conversations.get_conversation, conversation_id=turn.conversation_id)
+            if conversation.owner != "bot" or conversation.status != "open":
+                await self._in_session(pending_turns.finish, message_id=turn.message_id)  # an agent has it now
+                continue
+            customer = (
+                await self._in_session(customers.get_customer, customer_id=conversation.customer_id)
+                if conversation.customer_id is not None
+                else None
+            )
+            try:
+                replies = await self._rasa.send(
+                    sender_id=conversation.rasa_sender_id,
+                    message=turn.rasa_message,
+                    metadata=self._rasa_metadata(conversation, turn.message_id, customer),
+                )
+            except RasaNotReachedError:
+                await self._in_session(pending_turns.release, message_id=turn.message_id)
+                return answered  # still down: the turn and the ones after it wait for the next pass
+            except RasaUnavailableError as exc:
+                # Rasa saw it this time: replaying again could run the turn twice.
+                logger.error("Held message %s reached Rasa but got no reliable answer: %s", turn.message_id, exc)
+                await self._in_session(pending_turns.finish, message_id=turn.message_id)
+                continue
+            await self._store_and_publish(
+                conversation.id,
+                sender="bot",
+                messages=[OutgoingMessage(text=reply.text, payload=reply.payload()) for reply in replies],
+                reply_to_id=turn.message_id,
+                push=True,
+            )
+            await self._in_session(pending_turns.finish, message_id=turn.message_id)
+            answered += 1
+        return answered
 
     async def _wait_for_replies(self, message_id: int) -> list[MessageOut]:
         """A retry of a message still being answered waits for the first attempt's replies."""

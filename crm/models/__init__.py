@@ -5,6 +5,7 @@ from crm.models.bookings import Booking
 from crm.models.conversations import Conversation, ConversationOwnerChange, Message
 from crm.models.customers import Customer, TierChange, TierServiceLevel
 from crm.models.orders import Order, OrderEvent, OrderItem
+from crm.models.pending import PendingBotTurn
 from crm.models.sequences import NumberSequence
 from crm.models.support import (
     Agent,
@@ -46,6 +47,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderItem",
+    "PendingBotTurn",
     "Product",
     "Service",
     "ServiceDesk",
