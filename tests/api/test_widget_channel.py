@@ -124,7 +124,11 @@ def test_button_payload_goes_to_rasa_and_its_title_to_the_transcript(
     ],
 )
 def test_rasa_failure_gets_a_polite_busy_reply_keeps_the_message_and_the_conversation_continues(
-    client: TestClient, fake_rasa: FakeRasa, seeded_sessionmaker: sessionmaker[Session], failure: Callable
+    client: TestClient,
+    fake_rasa: FakeRasa,
+    seeded_sessionmaker: sessionmaker[Session],
+    failure: Callable,
+    request: pytest.FixtureRequest,
 ) -> None:
     healthy = fake_rasa.behaviour
     fake_rasa.behaviour = failure
@@ -137,12 +141,14 @@ def test_rasa_failure_gets_a_polite_busy_reply_keeps_the_message_and_the_convers
     assert after["conversation_id"] == during["conversation_id"]
     assert after["replies"][0]["sender"] == "bot"
     stored = rows(seeded_sessionmaker, during["conversation_id"])
-    assert [(m.direction, m.sender) for m in stored] == [
-        ("in", "customer"),
-        ("out", "system"),
-        ("in", "customer"),
-        ("out", "bot"),
-    ]
+    first, second = (m.id for m in stored if m.direction == "in")
+    answered = [(m.sender, m.reply_to_id) for m in stored if m.direction == "out"]
+    if "rasa-down" in request.node.name:
+        # Rasa never saw the first message: it was held and is answered before the second (README: Time budgets).
+        assert answered == [("system", first), ("bot", first), ("bot", second)]
+    else:
+        # Rasa saw it (or may have): never run twice.
+        assert answered == [("system", first), ("bot", second)]
 
 
 def test_action_server_down_turns_rasas_generic_fallback_into_a_busy_reply(
