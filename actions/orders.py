@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 from actions import slots
 from actions.crm import in_read_only_session
 from actions.forms import Form, MobileMixin, accept, reject
+from actions.lookup_guard import lookup_allowed, record_failed_lookup
 from actions.normalize import find_order_number
 from actions.wording import fill
 from core.settings import get_settings
@@ -134,6 +135,10 @@ class ActionCheckOrderStatus(Action):
             await self._list_recent(dispatcher, domain, customer_id)
             return [SlotSet(ORDER_ID, None)]
 
+        proving_by_mobile = customer_id is None
+        if proving_by_mobile and not lookup_allowed(tracker.sender_id, order_number):
+            dispatcher.utter_message(response="utter_order_lookup_limited", order_number=order_number)
+            return [SlotSet(ORDER_ID, None)]
         result = await in_read_only_session(
             orders.lookup_order_for_requester,
             order_number=order_number,
@@ -141,6 +146,8 @@ class ActionCheckOrderStatus(Action):
             mobile=None if customer_id is not None else tracker.get_slot(PHONE),
         )
         if result.order is None:
+            if proving_by_mobile:
+                record_failed_lookup(tracker.sender_id, order_number)
             # Not found and not yours read the same: nobody learns that someone else's order exists.
             dispatcher.utter_message(response="utter_order_not_found", order_number=order_number)
             return [SlotSet(ORDER_ID, None)]

@@ -26,6 +26,7 @@ from api.hub.rasa_replicas import RasaReplica, RasaReplicas
 from api.routers import agent, health
 from api.security import MAX_REQUEST_BYTES, BodySizeLimit, SecurityHeaders, ServiceToken
 from core.logging import install_pii_masking
+from core.rate_limits import RateLimit, counter_storage
 from core.settings import Settings, get_settings_or_exit
 from crm.db import get_sessionmaker
 
@@ -84,6 +85,7 @@ def create_app(
                 rasa_replicas(http, settings, rasa_token),
                 reply_wait_seconds=settings.rasa_timeout,
                 rasa_wait_seconds=settings.rasa_timeout,
+                message_limit=RateLimit("messages", settings.message_rate_limit, counter_storage(settings.redis_url)),
                 broker=make_broker(settings.redis_url, str(factory.kw["bind"].url)),
                 idle_after=timedelta(minutes=settings.conversation_idle_minutes),
             )

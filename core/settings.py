@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
+from limits import parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -88,6 +89,14 @@ class Settings(BaseSettings):
     api_docs: bool | None = None
 
     max_message_chars: int = 2000
+
+    # Rate limits (core/rate_limits.py; "N/period" rules separated by ";"). Messages per conversation and per
+    # identified customer; failed order lookups by an unidentified visitor (a wrong number or mobile) per order
+    # number and per conversation, so a mobile cannot be guessed.
+    # Generous on purpose: a script that waits for each reply never reaches it; a flood (a stuck client, spam) does.
+    message_rate_limit: str = "30/10 seconds;120/minute"
+    lookup_failure_limit_per_number: str = "20/hour"
+    lookup_failure_limit_per_conversation: str = "5/hour"
 
     # Conversation hub (api/hub): a bot conversation idle this long ends; the next message opens a new one.
     # Keep it equal to session_expiration_time in domain.yml's session_config.
@@ -171,6 +180,15 @@ class Settings(BaseSettings):
         if len(self.wechat_aes_key) != 43:
             raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
         return self
+
+    @field_validator("message_rate_limit", "lookup_failure_limit_per_number", "lookup_failure_limit_per_conversation")
+    @classmethod
+    def _rate_limit_rules(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f'"{value}" is not a rate limit such as "8/10 seconds;30/minute"') from exc
+        return value
 
     @model_validator(mode="after")
     def _replicas_need_shared_state(self) -> Settings:

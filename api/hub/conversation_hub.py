@@ -30,6 +30,7 @@ from api.hub.delivery import Deliveries, Delivery, PushPolicy, outbound_event
 from api.hub.rasa_client import BotReply, RasaNotReachedError, RasaUnavailableError
 from api.hub.rasa_replicas import RasaReplicas
 from api.texts import text as hub_text
+from core.rate_limits import RateLimit
 from core.settings import get_settings
 from crm.enums import MessageSender
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
@@ -83,12 +84,14 @@ class ConversationHub:
         push_policy: PushPolicy | None = None,
         sweep_seconds: float = SWEEP_SECONDS,
         rasa_wait_seconds: float | None = None,
+        message_limit: RateLimit | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._rasa = rasa
         self._reply_wait_seconds = reply_wait_seconds
         # How long a customer waits for Rasa; a later answer still reaches them through the outbound path.
         self._rasa_wait_seconds = rasa_wait_seconds if rasa_wait_seconds is not None else reply_wait_seconds
+        self._message_limit = message_limit
         self.broker: Broker = broker or InProcessBroker()
         self._idle_after = idle_after
         self._sweep_seconds = sweep_seconds
@@ -174,6 +177,9 @@ class ConversationHub:
             # The queue or the agent console answers; the bot stays silent meanwhile.
             return HubResult(conversation, message, [], duplicate=False)
 
+        flood = await self._flood_notice(conversation, message, customer, inbound)
+        if flood is not None:
+            return HubResult(conversation, message, flood, duplicate=False)
         rated = await self._take_rating(conversation, message, inbound)
         if rated is not None:
             return HubResult(conversation, message, rated, duplicate=False)
@@ -195,6 +201,26 @@ class ConversationHub:
             push=not inbound.replies_in_response,
         )
         return HubResult(conversation, message, replies, duplicate=False)
+
+    async def _flood_notice(
+        self, conversation: ConversationOut, message: MessageOut, customer: CustomerOut | None, inbound: InboundMessage
+    ) -> list[MessageOut] | None:
+        """Too many messages from one conversation or customer: kept in the transcript, not sent to the bot, and
+        the customer asked to slow down. None when within the limit."""
+        if self._message_limit is None:
+            return None
+        keys = [f"conversation:{conversation.id}"] + ([f"customer:{customer.id}"] if customer else [])
+        verdict = await asyncio.to_thread(self._message_limit.take, *keys)
+        if verdict.allowed:
+            return None
+        logger.warning("conversation %s over the message rate limit", conversation.id)
+        return await self._store_and_publish(
+            conversation.id,
+            sender="system",
+            messages=[OutgoingMessage(text=hub_text("too_many_messages", seconds=round(verdict.retry_after_seconds)))],
+            reply_to_id=message.id,
+            push=not inbound.replies_in_response,
+        )
 
     async def _take_rating(
         self, conversation: ConversationOut, message: MessageOut, inbound: InboundMessage

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
 from sqlalchemy.orm import Session, sessionmaker
+
+from actions import lookup_guard
 
 TrackerFactory = Callable[..., Tracker]
 
@@ -54,3 +56,11 @@ def crm_sessionmaker(
     # Lookups run read-only as in production: an action that wrote through them would fail its test.
     monkeypatch.setattr("actions.crm.get_read_only_sessionmaker", lambda: seeded_read_only_sessionmaker)
     return seeded_sessionmaker
+
+
+@pytest.fixture(autouse=True)
+def fresh_lookup_limits() -> Iterator[None]:
+    """Each test starts with no failed lookups counted (the counters are process-wide without Redis)."""
+    lookup_guard._limits.cache_clear()
+    yield
+    lookup_guard._limits.cache_clear()

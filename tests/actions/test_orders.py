@@ -72,6 +72,43 @@ async def test_anonymous_customer_needs_the_mobile_on_the_order(
     assert dispatcher.messages[0]["response"] == expected
 
 
+async def test_guessing_the_mobile_for_an_order_is_stopped_and_a_right_guess_then_reveals_nothing(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        order, owner = shipped_order(session)
+        owner_mobile = owner.mobile
+
+    async def attempt(mobile: str, sender: str) -> str:
+        tracker = make_tracker(intent="inform", slots={"order_id": order.order_number, "phone": mobile})
+        tracker.sender_id = sender
+        dispatcher = CollectingDispatcher()
+        await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+        return str(dispatcher.messages[0]["response"])
+
+    # Five wrong mobiles in one conversation: the sixth try is refused, even with the right mobile.
+    for n in range(5):
+        assert await attempt(f"1390000000{n}", sender="guesser") == ("utter_order_not_found")
+    assert await attempt(owner_mobile, sender="guesser") == "utter_order_lookup_limited"
+    # Twenty wrong mobiles from many conversations: the number itself is then protected for everyone.
+    for n in range(15):
+        assert await attempt(f"1370000{n:04d}", sender=f"guesser-{n}") == "utter_order_not_found"
+    assert await attempt(owner_mobile, sender="someone-new") == "utter_order_lookup_limited"
+    assert "转人工" in DOMAIN["responses"]["utter_order_lookup_limited"][0]["text"]
+
+
+async def test_the_owner_checking_again_and_again_is_never_stopped(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        order, owner = shipped_order(session)
+    for _ in range(12):
+        tracker = make_tracker(intent="inform", slots={"order_id": order.order_number, "phone": owner.mobile})
+        dispatcher = CollectingDispatcher()
+        await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+        assert dispatcher.messages[0]["response"] == "utter_order_status"
+
+
 async def test_unknown_number_is_said_honestly_with_retry_and_human_buttons(
     make_tracker: TrackerFactory,
 ) -> None:

@@ -18,6 +18,7 @@ from api.hub.conversation_hub import ConversationHub, InboundMessage
 from api.hub.rasa_client import RasaClient
 from api.hub.rasa_replicas import RasaReplica, RasaReplicas
 from api.texts import text as hub_text
+from core.rate_limits import RateLimit, counter_storage
 from crm.models import Message, PendingBotTurn
 from crm.services import pending_turns
 
@@ -171,3 +172,32 @@ async def test_held_turns_are_given_up_when_the_conversation_is_over(
     hubs.rasa.down = False
     await hub.sweep()
     assert hubs.rasa.seen == []
+
+
+async def test_a_flood_is_kept_in_the_transcript_but_not_sent_to_the_bot(
+    seeded_sessionmaker: sessionmaker[Session],
+) -> None:
+    rasa = OutageRasa()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(rasa)) as http:
+
+        async def alive() -> bool:
+            return True
+
+        hub = ConversationHub(
+            seeded_sessionmaker,
+            RasaReplicas([RasaReplica("rasa", RasaClient(http, "http://rasa.internal:5005", 5.0), alive)]),
+            reply_wait_seconds=1.0,
+            sweep_seconds=3600,
+            message_limit=RateLimit("messages", "3/minute", counter_storage(None)),
+        )
+        await hub.start()
+        try:
+            results = [await hub.handle(inbound(f"第{n}条", user="anon:flood")) for n in range(4)]
+            other = await hub.handle(inbound("你好", user="anon:calm"))
+        finally:
+            await hub.stop()
+    assert rasa.seen == ["第0条", "第1条", "第2条", "你好"]
+    notice = results[3].replies
+    assert [m.sender for m in notice] == ["system"] and "有点快" in notice[0].text and "秒后再发" in notice[0].text
+    assert results[3].message.text == "第3条"  # stored: an agent reading the transcript sees it
+    assert other.replies[0].sender == "bot"
