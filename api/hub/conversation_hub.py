@@ -126,7 +126,12 @@ class ConversationHub:
         self.deliveries.register(channel, delivery, push=push)
 
     async def sweep(self, *, close_idle: bool = True) -> None:
-        """One pass: close idle bot conversations, retry due push deliveries."""
+        """One pass: record overdue first responses as SLA breaches (so they count even when nobody opens the
+        console; a conditional UPDATE, idempotent across processes), close idle bot conversations, retry due
+        push deliveries."""
+        breached = await self._in_session(queue.detect_breaches)
+        if breached:
+            logger.info("SLA breached by escalations %s", breached)
         if close_idle:
             closed = await self._in_session(conversation_ownership.close_idle_conversations, idle_for=self._idle_after)
             if closed:
