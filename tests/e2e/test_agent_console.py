@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -54,6 +55,7 @@ def test_an_agent_claims_replies_and_closes_while_the_customer_watches(
     contexts: tuple[BrowserContext, BrowserContext],
     live_stack: LiveStack,
     desk_open_all_day: None,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     customer_context, agent_context = contexts
     agent = agent_context.new_page()
@@ -106,6 +108,8 @@ def test_an_agent_claims_replies_and_closes_while_the_customer_watches(
         expect(customer.locator("li.msg--out").last).to_contain_text(REPLY, timeout=10_000)
         expect(customer.locator("li.msg--out").last).to_contain_text("客服 李娜")
         expect(transcript.locator("li.from-agent").last).to_contain_text(REPLY)
+        expect(agent.locator("#collected")).to_contain_text("林浩然", timeout=10_000)  # from the Rasa tracker
+        agent.screenshot(path=str(tmp_path / "agent-console.png"), full_page=True)
 
         # The customer's next words reach the console live.
         customer_says(customer, "好的，谢谢")
@@ -123,7 +127,11 @@ def test_an_agent_claims_replies_and_closes_while_the_customer_watches(
         close_open_handoffs(live_stack, conversation_id)
 
 
-def test_a_supervisor_sees_queues_loads_and_breaches(browser: Browser, live_stack: LiveStack) -> None:  # noqa: F811
+def test_a_supervisor_sees_queues_loads_and_breaches(
+    browser: Browser,  # noqa: F811
+    live_stack: LiveStack,
+    tmp_path: Path,
+) -> None:
     context = browser.new_context(base_url=live_stack.api_url, locale="zh-CN")
     page = context.new_page()
     try:
@@ -136,5 +144,6 @@ def test_a_supervisor_sees_queues_loads_and_breaches(browser: Browser, live_stac
         expect(page.locator("#agents tr")).to_have_count(6)
         expect(page.locator("#agents")).to_contain_text("李娜")
         expect(page.locator("#breaches-today")).to_have_text(re.compile(r"^\d+$"))
+        page.screenshot(path=str(tmp_path / "supervisor.png"), full_page=True)
     finally:
         context.close()

@@ -133,14 +133,15 @@ function renderConversation(view) {
   renderTranscript(view.transcript);
   renderCard(customer);
   const mine = isMine(escalation);
+  const open = Boolean(escalation && escalation.status !== "closed");
+  // A supervisor may transfer, compensate and close any open handoff; replying is the serving agent's.
+  const canAct = mine || (open && state.me && state.me.role === "supervisor");
   $("reply").hidden = !mine;
-  $("actions").hidden = !(escalation && escalation.status !== "closed");
-  for (const form of ["transfer-form", "compensation-form", "close-form"]) $(form).hidden = !mine;
+  $("actions").hidden = !open;
+  for (const form of ["transfer-form", "compensation-form", "close-form"]) $(form).hidden = !canAct;
   renderNotes(view.notes);
-  if (mine) {
-    loadCanned(escalation.business_code);
-    loadTargets();
-  }
+  if (mine) loadCanned(escalation.business_code);
+  if (canAct) loadTargets();
 }
 
 function renderEscalation(escalation) {
