@@ -58,6 +58,10 @@ def parse_rest_replies(body: Any) -> list[BotReply]:
     return replies
 
 
+# Characters a path segment may hold as they are (RFC 3986 pchar), so only "/", "?", "#", "%" … are escaped.
+SENDER_SAFE = ":@!$&'()*+,;=-._~"
+
+
 class RasaClient:
     """Sends one customer message to Rasa and returns the bot's replies."""
 
@@ -88,7 +92,8 @@ class RasaClient:
 
     async def slots(self, *, sender_id: str) -> dict[str, Any]:
         """The conversation's current slots from its Rasa tracker (Rasa's HTTP API, the hub's admin JWT)."""
-        url = self._url.removesuffix(REST_WEBHOOK_PATH) + f"/conversations/{quote(sender_id, safe='')}/tracker"
+        # Sanic matches route parameters on the raw path (no unquoting): ":" in "web:…" must stay as it is.
+        url = self._url.removesuffix(REST_WEBHOOK_PATH) + f"/conversations/{quote(sender_id, safe=SENDER_SAFE)}/tracker"
         try:
             response = await self._http.get(
                 url,

@@ -280,3 +280,31 @@ def test_an_overdue_first_response_is_recorded_by_the_hub_sweep_and_by_queue_rea
         assert escalation.sla_breached_at is not None
     overview = console.client.get("/api/agent/supervisor", headers=console.headers("supervisor")).json()
     assert overview["sla_breaches_today"] >= 2
+
+
+def test_the_feed_hears_a_claim_made_on_another_api_process_through_redis(
+    seeded_sessionmaker: sessionmaker[Session], redis_url: str
+) -> None:
+    """Two API apps on one CRM and one Redis: the console connected to the first hears the claim, the greeting
+    and the reply handled by the second."""
+    settings = Settings(jwt_secret="x" * 40, redis_url=redis_url)
+    transport = httpx.MockTransport(fake_rasa)
+    with (
+        TestClient(create_app(seeded_sessionmaker, settings, transport)) as first,
+        TestClient(create_app(seeded_sessionmaker, settings, transport)) as second,
+    ):
+        watcher, worker = Console(first, seeded_sessionmaker), Console(second, seeded_sessionmaker)
+        conversation_id = worker.escalate("demo-platinum", Signal("complaint", "high"), Counters(), "hotel", 5)
+        chenjing = worker.headers("agent.chenjing")
+        with first.websocket_connect("/api/agent/ws") as socket:
+            socket.send_text(json.dumps({"type": "auth", "token": token_of(watcher, "supervisor")}))
+            assert socket.receive_json()["type"] == "ready"
+            assert second.post(f"/api/agent/conversations/{conversation_id}/claim", headers=chenjing).status_code == 200
+            sent = second.post(
+                f"/api/agent/conversations/{conversation_id}/messages", json={"text": "您好"}, headers=chenjing
+            ).json()
+            seen: list[int] = []
+            while sent["id"] not in seen:
+                frame = socket.receive_json()
+                assert (frame["topic"], frame["conversation_id"]) == ("console", conversation_id)
+                seen += frame["message_ids"]
