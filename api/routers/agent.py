@@ -85,6 +85,7 @@ class QueueItemView(BaseModel):
     sla_breached: bool
     business_code: str | None
     agent_group: str | None
+    first_response_at: datetime | None = None
 
 
 class QueueView(BaseModel):

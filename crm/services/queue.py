@@ -102,6 +102,7 @@ class QueueItem(Dto):
     waiting_seconds: int
     sla_due_at: datetime | None
     sla_breached: bool
+    first_response_at: datetime | None = None
 
 
 class QueuePosition(Dto):
@@ -285,6 +286,7 @@ def list_assigned(session: Session, *, agent_id: int, now: datetime | None = Non
             waiting_seconds=_seconds(now - escalation.queued_at),
             sla_due_at=escalation.sla_due_at,
             sla_breached=_is_breached(escalation, now),
+            first_response_at=escalation.first_response_at,
         )
         for escalation in session.scalars(query)
     ]

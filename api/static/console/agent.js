@@ -2,7 +2,7 @@
 // handoff, what the bot collected, customer card), reply with canned replies, notes, transfer, compensation, close.
 // Everything comes from the agent API; the live feed (/api/agent/ws) only says when to read again.
 import {
-  api, coalesce, CHURN_LABELS, duration, el, LiveFeed, localTime, logout, OUTCOME_LABELS, requireLogin, slaState,
+  api, coalesce, CHURN_LABELS, ORDER_STATUS_LABELS, duration, el, LiveFeed, localTime, logout, OUTCOME_LABELS, requireLogin, slaState,
   tierBadge, TIER_LABELS,
 } from "/static/console/common.js";
 
@@ -34,9 +34,15 @@ function notice(text) {
   $("notice").textContent = text || "";
 }
 
+// Runs what the agent asked for: clears the last notice, shows an error as one.
 async function guarded(fn) {
+  notice("");
+  await quietly(fn);
+}
+
+// Background reads (live feed, timers): an error is shown, an earlier notice stays.
+async function quietly(fn) {
   try {
-    notice("");
     await fn();
   } catch (error) {
     notice(error.message || "操作失败");
@@ -244,7 +250,7 @@ function renderCard(customer) {
   card.appendChild(el("button", { type: "button", id: "abuse-button", text: customer.abuse ? "取消恶意标记" : "标记疑似恶意",
     onclick: () => guarded(() => flagAbuse(customer)) }));
   card.append(
-    section("最近订单", customer.recent_orders, (o) => o.order_number + " · " + o.status + " · ¥" + o.amount + " · " + localTime(o.placed_at)),
+    section("最近订单", customer.recent_orders, (o) => o.order_number + " · " + (ORDER_STATUS_LABELS[o.status] || o.status) + " · ¥" + o.amount + " · " + localTime(o.placed_at)),
     section("预约（共 " + customer.bookings_total + " 个）", customer.upcoming_bookings,
       (b) => b.booking_number + " · " + b.business_name_zh + " " + (b.service_name || "") + " · " + localTime(b.start_at) + " · " + b.store_name),
     section("未结投诉", customer.open_complaints,
@@ -390,8 +396,8 @@ $("logout").addEventListener("click", logout);
 
 // --- start -------------------------------------------------------------------------------------------------
 
-const readLists = coalesce(() => guarded(refreshLists));
-const readConversation = coalesce(() => guarded(refreshConversation));
+const readLists = coalesce(() => quietly(refreshLists));
+const readConversation = coalesce(() => quietly(refreshConversation));
 
 const live = new LiveFeed({
   onReady: () => { readLists(); readConversation(); },

@@ -6,6 +6,10 @@ const ROLE_KEY = "cs.console.role";
 
 export const TIER_LABELS = { platinum: "铂金", gold: "黄金", iron: "钢铁", lead: "重铅" };
 export const OUTCOME_LABELS = { resolved: "已解决", ticket: "转工单", callback: "回电" };
+export const ORDER_STATUS_LABELS = {
+  pending_payment: "待付款", paid: "已付款", shipped: "已发货", in_transit: "运输中", out_for_delivery: "派送中",
+  delivered: "已签收", cancelled: "已取消", refund_requested: "退款中", refunded: "已退款",
+};
 export const CHURN_LABELS = { active: "活跃", at_risk: "流失风险", churned: "已流失", no_paid_activity: "无付费记录" };
 
 export function saveLogin(token, role) {
@@ -110,6 +114,7 @@ export function utcMillis(iso) {
 /** SLA state of a queue item at `now`: {text, breached}. */
 export function slaState(item, now) {
   if (item.sla_breached) return { text: "已超时", breached: true };
+  if (item.first_response_at) return { text: "已按时响应", breached: false };
   const due = utcMillis(item.sla_due_at);
   if (Number.isNaN(due)) return { text: "无时限", breached: false };
   const left = (due - now) / 1000;
