@@ -9,6 +9,8 @@ Every broker event becomes `{"type": "changed", "topic": "console" | "conversati
 "conversation_id", "message_ids"}`: like the customer's socket, events only say "look now"; the page reads the
 queue or the transcript through the REST API, so an event lost while Redis reconnected loses nothing (the page
 also re-reads every 30 s). Broker events reach every API process, so the console works with several of them.
+`{"type": "ping"}` (every 25 s) is answered `{"type": "pong"}` after the login is checked again: an expired
+token or a disabled account ends the feed (error frame, close code 4401) as it ends the REST calls.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ router = APIRouter()
 
 WS_INVALID_AUTH = 4401
 WS_FORBIDDEN = 4403
+WS_FEED_FAILED = 1011
 AUTH_TIMEOUT_SECONDS = 10.0
 CONSOLE_ROLES = ("agent", "supervisor")
 
@@ -49,10 +52,18 @@ class _StaffSocket:
                 await self.websocket.send_text(json.dumps(frame, ensure_ascii=False))
 
     async def forward(self, topic: str, kind: str, subscribed: asyncio.Event) -> None:
-        async with self.broker.subscribe(topic) as subscription:
-            subscribed.set()
-            async for event in subscription:
-                await self.send(_changed(kind, event))
+        try:
+            async with self.broker.subscribe(topic) as subscription:
+                subscribed.set()
+                async for event in subscription:
+                    await self.send(_changed(kind, event))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Without its feed the page would silently go stale: close, and the page reconnects and re-reads.
+            logger.exception("console feed on %s failed", topic)
+            if self.websocket.application_state == WebSocketState.CONNECTED:
+                await self.websocket.close(WS_FEED_FAILED)
 
     async def watch(self, conversation_id: int | None) -> None:
         await self.unwatch()
@@ -147,6 +158,13 @@ async def staff_socket(websocket: WebSocket) -> None:
                 if valid:
                     await socket.watch(conversation_id)
             elif frame.get("type") == "ping":
+                # The login is checked again on every ping (every 25 s): an expired token or a disabled
+                # account ends the feed as it ends the REST calls.
+                try:
+                    await asyncio.to_thread(staff_for_token, token, app.state.settings, app.state.session_factory)
+                except StaffAuthError as error:
+                    await _refuse(websocket, WS_INVALID_AUTH, error.code, error.message)
+                    return
                 await socket.send({"type": "pong"})
     except WebSocketDisconnect:
         pass

@@ -13,13 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.websockets import WebSocketDisconnect
 
 from api.main import create_app
 from core.settings import Settings
-from crm.models import Escalation, Message
+from crm.models import Escalation, Message, StaffAccount
 from crm.policy import PolicyError
 from crm.services import queue_updates
 from crm.services.canned_replies import load_canned_replies
@@ -308,3 +308,19 @@ def test_the_feed_hears_a_claim_made_on_another_api_process_through_redis(
                 frame = socket.receive_json()
                 assert (frame["topic"], frame["conversation_id"]) == ("console", conversation_id)
                 seen += frame["message_ids"]
+
+
+def test_a_ping_rechecks_the_login_and_a_disabled_account_loses_the_feed(console: Console) -> None:
+    token = token_of(console, "agent.wangqiang")
+    with console.client.websocket_connect("/api/agent/ws") as socket:
+        socket.send_text(json.dumps({"type": "auth", "token": token}))
+        assert socket.receive_json()["type"] == "ready"
+        socket.send_text(json.dumps({"type": "ping"}))
+        assert socket.receive_json() == {"type": "pong"}
+        with console.factory.begin() as session:
+            session.execute(update(StaffAccount).where(StaffAccount.username == "agent.wangqiang").values(active=False))
+        socket.send_text(json.dumps({"type": "ping"}))
+        assert socket.receive_json()["code"] == "account_disabled"
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+        assert closed.value.code == 4401
