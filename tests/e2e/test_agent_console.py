@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from crm.models import Customer, Escalation
+from crm.services import conversation_ownership
 from crm.services.accounts import DEMO_PASSWORD
 from tests.e2e.conftest import LiveStack
 from tests.e2e.test_chat_page import browser  # noqa: F401  (the module's Chromium fixture)
@@ -43,6 +44,14 @@ def queued_conversation(live_stack: LiveStack) -> int:
             .join(Customer, Customer.id == Escalation.customer_id)
             .where(Customer.web_user_id == "demo-platinum", Escalation.status == "queued")
         ).one()
+
+
+def end_conversation(live_stack: LiveStack, conversation_id: int) -> None:
+    """Ends the demo customer's conversation, so the next test that chats as them starts a new one."""
+    with live_stack.session_factory.begin() as session:
+        conversation_ownership.close_conversation(
+            session, conversation_id=conversation_id, reason="idle", actor="e2e cleanup"
+        )
 
 
 def customer_says(page: Page, text: str) -> None:
@@ -125,6 +134,7 @@ def test_an_agent_claims_replies_and_closes_while_the_customer_watches(
         assert dialogs == []
     finally:
         close_open_handoffs(live_stack, conversation_id)
+        end_conversation(live_stack, conversation_id)
 
 
 def test_a_supervisor_sees_queues_loads_and_breaches(
