@@ -324,3 +324,23 @@ def test_a_ping_rechecks_the_login_and_a_disabled_account_loses_the_feed(console
         with pytest.raises(WebSocketDisconnect) as closed:
             socket.receive_json()
         assert closed.value.code == 4401
+
+
+def test_a_new_escalation_ahead_moves_the_waiting_customer_back_and_they_are_told(console: Console) -> None:
+    iron = console.escalate("demo-iron", REQUEST, Counters(explicit_requests=1), "car_care", waited=30)
+    with console.factory.begin() as session:
+        told = queue_updates.stamp_position(session, conversation_id=iron, payload=None)
+        session.add(Message(conversation_id=iron, direction="out", sender="bot", text="排队中", payload=told))
+        assert queue_updates.pending_updates(session) == []  # told position 1, still 1
+    console.escalate("demo-platinum", Signal("complaint", "high"), Counters(), "hotel", waited=1)
+    with console.factory() as session:
+        [update_] = [u for u in queue_updates.pending_updates(session) if u.conversation_id == iron]
+    assert (update_.previous_position, update_.position, update_.ahead) == (1, 2, 1)
+
+    hub = console.client.app.state.hub  # type: ignore[attr-defined]
+    console.client.portal.call(hub.notify_queue)  # type: ignore[union-attr]
+    notice = system_texts(console, iron)[-1]
+    assert notice.payload is not None and notice.payload["queue_position"] == 2
+    assert "前面还有1位" in notice.text
+    with console.factory() as session:
+        assert iron not in [u.conversation_id for u in queue_updates.pending_updates(session)]  # told once
