@@ -93,7 +93,8 @@ function tick() {
   const elapsed = (now - state.fetchedAt) / 1000;
   for (const li of document.querySelectorAll("#queue li.item, #mine li.item")) {
     const item = li._item;
-    li.querySelector(".wait").textContent = "已等待 " + duration(item.waiting_seconds + elapsed);
+    const label = li.closest("#mine") ? "转人工后 " : "已等待 ";
+    li.querySelector(".wait").textContent = label + duration(item.waiting_seconds + elapsed);
     const sla = slaState(item, now);
     const slaNode = li.querySelector(".sla");
     slaNode.textContent = "SLA " + sla.text;
