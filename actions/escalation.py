@@ -155,3 +155,43 @@ async def escalate_complaint(
     result = await request_handoff(tracker, conversation_id, Signal("complaint", severity), counters)
     if result is not None and result.action == "escalate":
         utter_decision(dispatcher, result)
+
+
+# Intents that mean "the bot did not understand" for the fallback streak (policy/escalation.yml
+# `consecutive_fallbacks`).
+FALLBACK_INTENTS = frozenset({"nlu_fallback"})
+
+
+def consecutive_fallbacks(tracker: Tracker) -> int:
+    """How many of the customer's latest messages in a row the bot did not understand (the latest included)."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent not in FALLBACK_INTENTS:
+            break
+        count += 1
+    return count
+
+
+async def escalate_on_signal(
+    dispatcher: CollectingDispatcher, tracker: Tracker, signal: Signal, counters: Counters
+) -> list[EventType] | None:
+    """A fallback streak or an upset customer: the tier rules decide whether a person takes over. When they do
+    (queued, or the leave-a-message offer outside service hours), the customer is told and the events to return
+    are given; None when the bot keeps the conversation (nothing said)."""
+    conversation_id = conversation_id_of(tracker)
+    if conversation_id is None:
+        return None
+    # Not a request for a person: an unidentified customer is not asked for a mobile here (iron rules apply).
+    counters = Counters(
+        explicit_requests=counters.explicit_requests,
+        consecutive_fallbacks=counters.consecutive_fallbacks,
+        mobile_asked=load_escalation_rules().unidentified.ask_mobile_times,
+    )
+    result = await request_handoff(tracker, conversation_id, signal, counters)
+    if result is None or result.action not in ("escalate", "offer_leave_message"):
+        return None
+    utter_decision(dispatcher, result)
+    return end_active_form(tracker)

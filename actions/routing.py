@@ -4,7 +4,8 @@ A customer who types only "DD 2026 1128 0016", "YY202612020001" or "TS2026112000
 booking or ticket, whatever the intent classifier made of it. Right after a booking, a message that only
 names a new time or party ("改到五点吧", "再加一个人") changes that booking. A message that describes a visit
 (a business or service and a day or time: "明天下午4点花果园精洗") starts a booking. Anything else gets the
-intent's own reply.
+intent's own reply, unless the tier rules hand the conversation to a person: an upset customer or a run of
+messages the bot did not understand (policy/escalation.yml `negative_sentiment`, `consecutive_fallbacks`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from rasa_sdk.types import DomainDict
 
 from actions import datetimes
 from actions.bookings import LAST_BOOKING, names_a_change, names_a_visit
+from actions.escalation import FALLBACK_INTENTS, consecutive_fallbacks, escalate_on_signal, is_upset
 from actions.normalize import find_booking_number, find_order_number, find_ticket_number
+from crm.services.escalation_rules import Counters, Signal
 
 # What each unclaimed intent gets when the message names no number.
 REPLY_FOR_INTENT = {
@@ -53,5 +56,23 @@ class ActionRouteUnclaimed(Action):
             text, tracker.latest_message.get("entities") or [], datetimes.now()
         ):
             return [FollowupAction("booking_form")]
+        handed_over = await self._escalate(dispatcher, tracker, text, intent)
+        if handed_over is not None:
+            return handed_over
         dispatcher.utter_message(response=REPLY_FOR_INTENT.get(intent, "utter_ask_rephrase"))
         return []
+
+    @staticmethod
+    async def _escalate(
+        dispatcher: CollectingDispatcher, tracker: Tracker, text: str, intent: str
+    ) -> list[EventType] | None:
+        """An upset customer (gold escalates) or a run of messages the bot did not understand (platinum at the
+        first, gold at 2, iron at 3 in a row): the tier rules in policy/escalation.yml decide."""
+        if is_upset(text):
+            events = await escalate_on_signal(dispatcher, tracker, Signal("negative_sentiment"), Counters())
+            if events is not None:
+                return events
+        if intent in FALLBACK_INTENTS:
+            streak = Counters(consecutive_fallbacks=consecutive_fallbacks(tracker))
+            return await escalate_on_signal(dispatcher, tracker, Signal("fallback"), streak)
+        return None

@@ -85,6 +85,31 @@ def login(body: LoginIn, settings: SettingsDep, factory: SessionFactoryDep) -> T
     return TokenOut(access_token=create_access_token(account, settings), role=account.role)
 
 
+class StaffAuthError(Exception):
+    """A token that does not identify an active staff account; `code` and `message` say why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def staff_for_token(token: str, settings: Settings, factory: sessionmaker[Session]) -> Staff:
+    """The account of a valid, unexpired token (HTTP bearer or the console websocket's first frame)."""
+    try:
+        claims = jwt.decode(token, settings.jwt_secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        account_id = int(claims["sub"])
+    except jwt.ExpiredSignatureError as error:
+        raise StaffAuthError("token_expired", "登录已过期，请重新登录 (the token has expired)") from error
+    except (jwt.InvalidTokenError, ValueError) as error:
+        raise StaffAuthError("invalid_token", "登录凭证无效，请重新登录 (invalid token)") from error
+    with factory() as session:
+        account = get_account(session, account_id=account_id)
+    if account is None or not account.active:
+        raise StaffAuthError("account_disabled", "账号不存在或已停用 (the account is disabled)")
+    return Staff(account.id, account.username, account.display_name, account.role, account.agent_id)
+
+
 def current_staff(
     settings: SettingsDep,
     factory: SessionFactoryDep,
@@ -94,22 +119,9 @@ def current_staff(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _error(401, "not_authenticated", "请先登录 (log in first: Authorization: Bearer <token>)")
     try:
-        claims = jwt.decode(
-            credentials.credentials,
-            settings.jwt_secret,
-            algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub"]},
-        )
-        account_id = int(claims["sub"])
-    except jwt.ExpiredSignatureError as error:
-        raise _error(401, "token_expired", "登录已过期，请重新登录 (the token has expired)") from error
-    except (jwt.InvalidTokenError, ValueError) as error:
-        raise _error(401, "invalid_token", "登录凭证无效，请重新登录 (invalid token)") from error
-    with factory() as session:
-        account = get_account(session, account_id=account_id)
-    if account is None or not account.active:
-        raise _error(401, "account_disabled", "账号不存在或已停用 (the account is disabled)")
-    return Staff(account.id, account.username, account.display_name, account.role, account.agent_id)
+        return staff_for_token(credentials.credentials, settings, factory)
+    except StaffAuthError as error:
+        raise _error(401, error.code, error.message) from error
 
 
 StaffDep = Annotated[Staff, Depends(current_staff)]

@@ -34,7 +34,7 @@ from core.rate_limits import RateLimit
 from core.settings import get_settings
 from crm.enums import MessageSender
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
-from crm.services import conversation_ownership, conversations, csat, customers, pending_turns, queue
+from crm.services import conversation_ownership, conversations, csat, customers, pending_turns, queue, queue_updates
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +68,20 @@ class HubResult:
     replies: list[MessageOut]
     duplicate: bool
 
+
+# Slots that are the bot's own bookkeeping, not something the customer told it (the console leaves them out).
+BOOKKEEPING_SLOTS = frozenset(
+    {
+        "requested_slot",
+        "session_started_metadata",
+        "handoff_conversation_id",
+        "handoff_requests",
+        "handoff_mobile_asked",
+        "handoff_awaiting_mobile",
+        "invalid_attempts",
+        "customer_identified",
+    }
+)
 
 # The "不等了，留言" button under the queue message (domain.yml utter_handoff_queued).
 LEAVE_MESSAGE_PAYLOAD = "/leave_message"
@@ -117,8 +131,12 @@ class ConversationHub:
         self.deliveries.register(channel, delivery, push=push)
 
     async def sweep(self, *, close_idle: bool = True) -> None:
-        """One pass: answer turns held while Rasa was unreachable, close idle bot conversations, retry due
-        push deliveries."""
+        """One pass: record overdue first responses as SLA breaches (so they count even when nobody opens the
+        console; a conditional UPDATE, idempotent across processes), answer turns held while Rasa was
+        unreachable, close idle bot conversations, retry due push deliveries."""
+        breached = await self._in_session(queue.detect_breaches)
+        if breached:
+            logger.info("SLA breached by escalations %s", breached)
         if close_idle:
             closed = await self._in_session(conversation_ownership.close_idle_conversations, idle_for=self._idle_after)
             if closed:
@@ -171,6 +189,7 @@ class ConversationHub:
                 reply_to_id=message.id,
                 push=not inbound.replies_in_response,
             )
+            await self.notify_queue()  # the ones behind moved up
             return HubResult(conversation, message, left, duplicate=False)
 
         if conversation.owner != "bot":
@@ -200,6 +219,8 @@ class ConversationHub:
             reply_to_id=message.id,
             push=not inbound.replies_in_response,
         )
+        if replies and (replies[-1].payload or {}).get(queue_updates.POSITION_KEY) is not None:
+            await self.notify_queue()  # this turn queued the conversation: the ones behind it moved back
         return HubResult(conversation, message, replies, duplicate=False)
 
     async def _flood_notice(
@@ -423,6 +444,26 @@ class ConversationHub:
                 await self.broker.publish(topics.CONSOLE, event)
         return stored
 
+    async def notify_queue(self) -> None:
+        """Tells every waiting customer whose queue position changed their new position and wait (with the
+        option to leave a message instead). Called after whatever moves the queue; a failure is logged, never
+        raised, as the change that moved the queue is already committed."""
+        try:
+            updates = await self._in_session(queue_updates.pending_updates)
+            for update in updates:
+                key = "queue_position_next" if update.ahead == 0 else "queue_position"
+                wait_minutes = max(1, -(-update.estimated_wait_seconds // 60))
+                notice = OutgoingMessage(
+                    text=hub_text(key, ahead=update.ahead, position=update.position, wait_minutes=wait_minutes),
+                    payload={
+                        queue_updates.POSITION_KEY: update.position,
+                        "buttons": [{"title": hub_text("leave_message_button"), "payload": LEAVE_MESSAGE_PAYLOAD}],
+                    },
+                )
+                await self.send(update.conversation_id, sender="system", messages=[notice])
+        except Exception:
+            logger.exception("queue position notices failed")
+
     async def announce(self, conversation: ConversationOut, change: str) -> None:
         """Tells the consoles that a conversation changed (owner, status) after a crm service changed it,
         e.g. `announce(conversation, "owner")` after conversation_ownership.change_owner()."""
@@ -431,6 +472,15 @@ class ConversationHub:
         await self.broker.publish(topics.conversation(conversation.id), event)
 
     # --- reading ---------------------------------------------------------------------------------------------
+
+    async def collected_slots(self, conversation: ConversationOut) -> dict[str, Any]:
+        """What the bot collected in the conversation (its Rasa tracker's filled slots, bookkeeping left out)."""
+        slots = await self._rasa.slots(sender_id=conversation.rasa_sender_id)
+        return {
+            name: value
+            for name, value in slots.items()
+            if value not in (None, "", [], {}) and name not in BOOKKEEPING_SLOTS
+        }
 
     async def transcript(
         self, *, channel: str, channel_user_id: str
@@ -479,6 +529,11 @@ def _store_outbound(
     push_channels: frozenset[str],
 ) -> tuple[ConversationOut, list[MessageOut]]:
     conversation = conversations.get_conversation(session, conversation_id=conversation_id)
+    if conversation.owner == "queue" and sender == "bot" and messages:
+        # The bot's reply in the turn that queued the conversation tells the position: the notices' baseline.
+        last = messages[-1]
+        stamped = queue_updates.stamp_position(session, conversation_id=conversation_id, payload=last.payload)
+        messages = [*messages[:-1], OutgoingMessage(text=last.text, payload=stamped)]
     stored = conversations.record_outbound_messages(
         session,
         conversation_id=conversation_id,

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -61,6 +62,10 @@ def parse_rest_replies(body: Any) -> list[BotReply]:
     return replies
 
 
+# Characters a path segment may hold as they are (RFC 3986 pchar), so only "/", "?", "#", "%" … are escaped.
+SENDER_SAFE = ":@!$&'()*+,;=-._~"
+
+
 class RasaClient:
     """Sends one customer message to Rasa and returns the bot's replies."""
 
@@ -90,3 +95,21 @@ class RasaClient:
             raise RasaNotReachedError(f"{type(exc).__name__}: {exc}") from exc
         except (httpx.HTTPError, ValueError) as exc:
             raise RasaUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def slots(self, *, sender_id: str) -> dict[str, Any]:
+        """The conversation's current slots from its Rasa tracker (Rasa's HTTP API, the hub's admin JWT)."""
+        # Sanic matches route parameters on the raw path (no unquoting): ":" in "web:…" must stay as it is.
+        url = self._url.removesuffix(REST_WEBHOOK_PATH) + f"/conversations/{quote(sender_id, safe=SENDER_SAFE)}/tracker"
+        try:
+            response = await self._http.get(
+                url,
+                params={"include_events": "NONE"},
+                timeout=self._timeout,
+                headers=self._headers() if self._headers else None,
+            )
+            response.raise_for_status()
+            tracker = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RasaUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        slots = tracker.get("slots") if isinstance(tracker, dict) else None
+        return slots if isinstance(slots, dict) else {}

@@ -15,11 +15,12 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from api.hub.rasa_client import BotReply, RasaClient, RasaNotReachedError, RasaUnavailableError
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ActionServerDownError(RasaUnavailableError):
@@ -68,3 +69,17 @@ class RasaReplicas:
                 raise ActionServerDownError(f"no reliable reply from {replica.name} (action server down?)")
             return replies
         raise RasaNotReachedError(f"no Rasa replica could take the message: {', '.join(passed)}")
+
+    async def read(self, sender_id: str, reading: Callable[[RasaClient], Awaitable[T]]) -> T:
+        """A read of the conversation's tracker (shared by every replica): its own replica first, then the others."""
+        failures: list[str] = []
+        for replica in self.order_for(sender_id):
+            try:
+                return await reading(replica.client)
+            except RasaUnavailableError as exc:
+                failures.append(f"{replica.name} ({exc})")
+        raise RasaUnavailableError(f"no Rasa replica answered: {'; '.join(failures)}")
+
+    async def slots(self, *, sender_id: str) -> dict[str, Any]:
+        """The conversation's current slots from its Rasa tracker."""
+        return await self.read(sender_id, lambda client: client.slots(sender_id=sender_id))

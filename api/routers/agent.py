@@ -25,6 +25,8 @@ from api.auth import SessionFactoryDep, Staff, require_roles
 from api.deps import HubDep
 from api.hub import csat_step
 from api.hub.conversation_hub import ConversationHub
+from api.hub.rasa_client import RasaUnavailableError
+from api.routers import console_live, console_pages
 from api.texts import text
 from core.settings import get_settings
 from crm.enums import EscalationOutcome, Tier
@@ -33,6 +35,7 @@ from crm.models import Agent
 from crm.repositories import ConversationRepository
 from crm.schemas import ConversationOut, MessageOut, OutgoingMessage
 from crm.services import queue
+from crm.services.canned_replies import CannedReply, load_canned_replies
 from crm.services.conversations import list_transcript
 from crm.services.csat import CsatOut, SupervisorTaskOut, get_csat, list_supervisor_tasks
 from crm.services.customer_card import CustomerCardOut, customer_card, flag_abuse
@@ -82,6 +85,7 @@ class QueueItemView(BaseModel):
     sla_breached: bool
     business_code: str | None
     agent_group: str | None
+    first_response_at: datetime | None = None
 
 
 class QueueView(BaseModel):
@@ -182,9 +186,69 @@ def _views(items: list[queue.QueueItem]) -> list[QueueItemView]:
 
 @router.get("/queue", response_model=QueueView)
 def get_queue(staff: AgentOrSupervisor, factory: SessionFactoryDep) -> QueueView:
-    """Waiting conversations in serving order (priority, then waiting time)."""
-    with factory() as session:
+    """Waiting conversations in serving order (priority, then waiting time); overdue first responses are
+    recorded as SLA breaches on the way (also done by the hub's sweeper when nobody looks)."""
+    with factory.begin() as session:
+        queue.detect_breaches(session)
         return QueueView(items=_views(queue.list_queue(session)))
+
+
+class MeView(BaseModel):
+    username: str
+    display_name: str
+    role: str
+    agent_id: int | None
+
+
+@router.get("/me", response_model=MeView)
+def get_me(staff: auth.StaffDep) -> MeView:
+    """The logged-in account (the console's header and role-based pages)."""
+    return MeView(username=staff.username, display_name=staff.display_name, role=staff.role, agent_id=staff.agent_id)
+
+
+@router.get("/mine", response_model=QueueView)
+def get_my_conversations(staff: AgentOrSupervisor, factory: SessionFactoryDep) -> QueueView:
+    """The conversations the logged-in agent serves now."""
+    if staff.agent_id is None:
+        return QueueView(items=[])
+    with factory() as session:
+        return QueueView(items=_views(queue.list_assigned(session, agent_id=staff.agent_id)))
+
+
+class TransferTargetsView(BaseModel):
+    agents: list[AgentLoadView]
+    groups: list[str]
+
+
+@router.get("/agents", response_model=TransferTargetsView)
+def get_transfer_targets(staff: AgentOrSupervisor, factory: SessionFactoryDep) -> TransferTargetsView:
+    """Active agents with their load, and the agent groups: where a conversation can be transferred."""
+    with factory() as session:
+        agents = session.scalars(select(Agent).where(Agent.active).order_by(Agent.id)).all()
+        views = [
+            AgentLoadView(
+                agent_id=agent.id,
+                username=agent.username,
+                name=agent.name,
+                active=agent.active,
+                load=queue.agent_load(session, agent_id=agent.id),
+                max_concurrent=agent.max_concurrent,
+            )
+            for agent in agents
+        ]
+        groups = sorted({group for agent in agents for group in (agent.groups or [])})
+    return TransferTargetsView(agents=views, groups=groups)
+
+
+class CannedRepliesView(BaseModel):
+    business_code: str | None
+    replies: list[CannedReply]
+
+
+@router.get("/canned-replies", response_model=CannedRepliesView)
+def get_canned_replies(staff: AgentOrSupervisor, business: str | None = None) -> CannedRepliesView:
+    """Canned replies for a conversation about `business` (policy/canned_replies.yml) plus the common ones."""
+    return CannedRepliesView(business_code=business, replies=load_canned_replies().for_business(business))
 
 
 @router.post("/conversations/{conversation_id}/claim", response_model=queue.EscalationOut)
@@ -222,6 +286,7 @@ async def claim(
         await deliver_to_customer(
             hub, conversation_id=conversation_id, sender="system", texts=[text("agent_joined", agent_name=name)]
         )
+        await hub.notify_queue()  # the ones behind it moved up
     return escalation
 
 
@@ -248,6 +313,30 @@ def get_conversation(
             notes=queue.list_notes(session, escalation_id=escalation.id) if escalation is not None else [],
             csat=get_csat(session, conversation_id=conversation_id),
         )
+
+
+class CollectedView(BaseModel):
+    slots: dict[str, Any]
+
+
+@router.get("/conversations/{conversation_id}/collected", response_model=CollectedView)
+async def get_collected(
+    conversation_id: ConversationId, staff: AgentOrSupervisor, factory: SessionFactoryDep, hub: HubDep
+) -> CollectedView:
+    """What the bot collected before the handoff (the slots of the conversation's Rasa tracker)."""
+
+    def read() -> ConversationOut:
+        with factory() as session:
+            return _conversation(session, conversation_id)
+
+    try:
+        conversation = await asyncio.to_thread(read)
+    except NotFoundError as error:
+        raise _error(404, "conversation_not_found", str(error)) from error
+    try:
+        return CollectedView(slots=await hub.collected_slots(conversation))
+    except RasaUnavailableError as error:
+        raise _error(503, "bot_unavailable", f"暂时无法读取机器人收集的信息 ({error})") from error
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
@@ -302,6 +391,7 @@ async def close(
         await deliver_to_customer(hub, conversation_id=conversation_id, sender="system", texts=[text("agent_closed")])
         if closed.assigned_at is not None:  # someone served them: ask for a rating (answer read by the hub)
             await hub.send(conversation_id, sender="system", messages=[csat_step.question()])
+        await hub.notify_queue()  # a queued handoff closed: the ones behind it moved up
     return closed
 
 
@@ -319,28 +409,43 @@ def add_note(
 
 
 @router.post("/conversations/{conversation_id}/transfer", response_model=queue.EscalationOut)
-def transfer(
-    conversation_id: ConversationId, body: TransferIn, staff: AgentOrSupervisor, factory: SessionFactoryDep
+async def transfer(
+    conversation_id: ConversationId, body: TransferIn, staff: AgentOrSupervisor, factory: SessionFactoryDep, hub: HubDep
 ) -> queue.EscalationOut:
-    """Hand the conversation to another agent, or back to the queue of a group."""
+    """Hand the conversation to another agent, or back to the queue of a group; the customer (and the
+    consoles) are told who serves now."""
     if (body.agent_id is None) == (body.group is None):
         raise _error(422, "transfer_target", "请指定转接的客服或技能组之一 (give exactly one of agent_id or group)")
-    try:
+
+    def work() -> tuple[queue.EscalationOut, bool, str, ConversationOut]:
         with factory.begin() as session:
             escalation = _owned_escalation(session, conversation_id, staff)
-            return queue.transfer(
+            moved = queue.transfer(
                 session,
                 escalation_id=escalation.id,
                 author=staff.username,
                 to_agent_id=body.agent_id,
                 to_group=body.group,
             )
+            changed = (moved.status, moved.agent_id) != (escalation.status, escalation.agent_id) or (
+                moved.agent_group != escalation.agent_group
+            )
+            return moved, changed, _agent_name(session, moved.agent_id), _conversation(session, conversation_id)
+
+    try:
+        moved, changed, name, conversation = await asyncio.to_thread(work)
     except queue.AgentAtCapacityError as error:
         raise _error(409, "at_capacity", f"对方接待量已满 ({error})") from error
     except queue.SkillMismatchError as error:
         raise _error(409, "not_qualified", f"对方不具备该会话所需技能 ({error})") from error
     except NotFoundError as error:
         raise _error(404, "agent_not_found", str(error)) from error
+    if changed:  # a repeated transfer to the same agent says nothing twice
+        await hub.announce(conversation, "owner")
+        notice = text("agent_transferred", agent_name=name) if moved.agent_id else text("transferred_to_group")
+        await deliver_to_customer(hub, conversation_id=conversation_id, sender="system", texts=[notice])
+        await hub.notify_queue()
+    return moved
 
 
 @router.post("/conversations/{conversation_id}/compensation", response_model=queue.CompensationOut)
@@ -420,3 +525,5 @@ def supervisor_overview(staff: Supervisor, factory: SessionFactoryDep) -> Superv
 
 console_router.include_router(auth.router)
 console_router.include_router(router)
+console_router.include_router(console_live.router)
+console_router.include_router(console_pages.router)

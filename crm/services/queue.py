@@ -102,6 +102,7 @@ class QueueItem(Dto):
     waiting_seconds: int
     sla_due_at: datetime | None
     sla_breached: bool
+    first_response_at: datetime | None = None
 
 
 class QueuePosition(Dto):
@@ -261,6 +262,33 @@ def list_queue(session: Session, *, now: datetime | None = None) -> list[QueueIt
             sla_breached=_is_breached(escalation, now),
         )
         for escalation in _queued(session)
+    ]
+
+
+def list_assigned(session: Session, *, agent_id: int, now: datetime | None = None) -> list[QueueItem]:
+    """The conversations an agent is serving now, longest-waiting first (the console's "my conversations")."""
+    now = now or utcnow()
+    query = (
+        select(Escalation)
+        .where(Escalation.status == "assigned", Escalation.agent_id == agent_id)
+        .order_by(Escalation.queued_at, Escalation.id)
+    )
+    return [
+        QueueItem(
+            escalation_id=escalation.id,
+            conversation_id=escalation.conversation_id,
+            customer_id=escalation.customer_id,
+            tier=escalation.tier,  # type: ignore[arg-type]
+            priority=escalation.priority,
+            reason=escalation.reason,
+            business_code=escalation.business_code,
+            agent_group=escalation.agent_group,
+            waiting_seconds=_seconds(now - escalation.queued_at),
+            sla_due_at=escalation.sla_due_at,
+            sla_breached=_is_breached(escalation, now),
+            first_response_at=escalation.first_response_at,
+        )
+        for escalation in session.scalars(query)
     ]
 
 
