@@ -27,12 +27,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.hub import csat_step
 from api.hub.broker import Broker, InProcessBroker, topics
 from api.hub.delivery import Deliveries, Delivery, PushPolicy, outbound_event
+from api.hub.nlu_record import reading_from_parse
 from api.hub.rasa_client import BotReply, RasaClient, RasaUnavailableError
 from api.texts import text as hub_text
 from core.settings import get_settings
 from crm.enums import MessageSender
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
 from crm.services import conversation_ownership, conversations, csat, customers, queue
+from crm.services.analytics.nlu import record_nlu
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -181,7 +183,18 @@ class ConversationHub:
             reply_to_id=message.id,
             push=not inbound.replies_in_response,
         )
+        if sender == "bot":
+            self.deliveries.spawn(self._record_nlu(conversation, message), name="hub-nlu-record")
         return HubResult(conversation, message, replies, duplicate=False)
+
+    async def _record_nlu(self, conversation: ConversationOut, message: MessageOut) -> None:
+        """Stores what Rasa understood of `message` on it, for analytics (api/hub/nlu_record.py)."""
+        try:
+            reading = reading_from_parse(await self._rasa.latest_parse(sender_id=conversation.rasa_sender_id))
+            if reading is not None:
+                await self._in_session(record_nlu, message_id=message.id, reading=reading)
+        except Exception as exc:  # analytics only: the conversation is unaffected
+            logger.warning("NLU reading of message %s not recorded: %s", message.id, exc)
 
     async def _take_rating(
         self, conversation: ConversationOut, message: MessageOut, inbound: InboundMessage

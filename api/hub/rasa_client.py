@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -69,7 +70,8 @@ class RasaClient:
     ) -> None:
         self._http = http
         self._headers = headers
-        self._url = base_url.rstrip("/") + REST_WEBHOOK_PATH
+        self._base_url = base_url.rstrip("/")
+        self._url = self._base_url + REST_WEBHOOK_PATH
         self._timeout = timeout_seconds
 
     async def send(self, *, sender_id: str, message: str, metadata: dict[str, Any]) -> list[BotReply]:
@@ -84,3 +86,19 @@ class RasaClient:
             return parse_rest_replies(response.json())
         except (httpx.HTTPError, ValueError) as exc:
             raise RasaUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def latest_parse(self, *, sender_id: str) -> dict[str, Any]:
+        """What NLU made of the conversation's latest message (`latest_message` of Rasa's HTTP API tracker)."""
+        try:
+            response = await self._http.get(
+                f"{self._base_url}/conversations/{quote(sender_id, safe='')}/tracker",
+                params={"include_events": "NONE"},
+                timeout=self._timeout,
+                headers=self._headers() if self._headers else None,
+            )
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise RasaUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+        latest = body.get("latest_message") if isinstance(body, dict) else None
+        return latest if isinstance(latest, dict) else {}
