@@ -51,17 +51,17 @@ def _analytics_rows(report: AnalyticsOut) -> Iterable[Row]:
             yield ("conversations_by_day", day.day.isoformat(), channel, count)
     for tier, count in report.escalations_by_tier.items():
         yield ("escalations_by_tier", tier, "escalations", count)
-    for count in report.escalations_by_reason:
-        yield ("escalations_by_reason", count.key, "escalations", count.count)
+    for reason in report.escalations_by_reason:
+        yield ("escalations_by_reason", reason.key, "escalations", reason.count)
     for tier, times in report.first_response.items():
         for metric, value in times.model_dump().items():
             yield ("first_response", tier, metric, value)
     for tier, compliance in report.sla_compliance.items():
         yield ("sla_compliance", tier, "rate", compliance)
-    for count in report.top_intents:
-        yield ("top_intents", count.key, "messages", count.count)
-    for count in report.top_faq_keys:
-        yield ("top_faq_keys", count.key, "messages", count.count)
+    for intent in report.top_intents:
+        yield ("top_intents", intent.key, "messages", intent.count)
+    for faq in report.top_faq_keys:
+        yield ("top_faq_keys", faq.key, "messages", faq.count)
     for score, count in report.csat_distribution.items():
         yield ("csat_distribution", score, "responses", count)
     for section, groups in (("csat_by_agent", report.csat_by_agent), ("csat_by_business", report.csat_by_business)):
