@@ -16,7 +16,7 @@ from crm.services.analytics.feedback import (
 )
 from crm.services.analytics.period import Period
 from crm.services.analytics.schemas import AnalyticsOut, BotOutcomes, FeedbackOut
-from crm.services.analytics.service_levels import satisfaction, service_levels
+from crm.services.analytics.service_levels import satisfaction, service_levels, tier_labels
 from crm.services.analytics.traffic import rate, traffic
 from crm.types import utcnow
 
@@ -62,6 +62,7 @@ def analytics_report(session: Session, period: Period, *, now: datetime | None =
         ),
         complaints_by_business=complaints,
         businesses=names,
+        tiers=tier_labels(session),
         complaint_categories=category_names(),
     )
 

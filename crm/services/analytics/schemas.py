@@ -88,6 +88,7 @@ class AnalyticsOut(BaseModel):
     complaints_by_business: list[ComplaintGroup]
     # Labels for the codes above, from the CRM (businesses) and crm/seed/data/complaints.yml (categories).
     businesses: dict[str, str]
+    tiers: dict[str, str]
     complaint_categories: dict[str, str]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.enums import TIERS
-from crm.models import Agent, CsatResponse, Escalation
+from crm.models import Agent, CsatResponse, Escalation, TierServiceLevel
 from crm.services.analytics.period import Period
 from crm.services.analytics.schemas import Count, CsatGroup, ResponseTimes
 from crm.services.analytics.traffic import TOP, rate
@@ -37,6 +37,10 @@ class Satisfaction:
     distribution: dict[str, int]
     by_agent: list[CsatGroup]
     by_business: list[CsatGroup]
+
+
+def tier_labels(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(TierServiceLevel.tier, TierServiceLevel.label_zh)).tuples().all())
 
 
 def percentile(sorted_values: list[int], p: float) -> int | None:
