@@ -13,6 +13,9 @@ import httpx
 logger = logging.getLogger(__name__)
 
 REST_WEBHOOK_PATH = "/webhooks/rest/webhook"
+# Characters a URL path segment may carry unescaped: Rasa's HTTP API (Sanic) does not unescape the
+# conversation id, so "web:anon:…" must reach it as it is ("%3A" would name another, empty conversation).
+PATH_SAFE = ":@!$&'()*+,;="
 
 
 class RasaUnavailableError(Exception):
@@ -91,7 +94,7 @@ class RasaClient:
         """What NLU made of the conversation's latest message (`latest_message` of Rasa's HTTP API tracker)."""
         try:
             response = await self._http.get(
-                f"{self._base_url}/conversations/{quote(sender_id, safe='')}/tracker",
+                f"{self._base_url}/conversations/{quote(sender_id, safe=PATH_SAFE)}/tracker",
                 params={"include_events": "NONE"},
                 timeout=self._timeout,
                 headers=self._headers() if self._headers else None,

@@ -37,12 +37,15 @@ class FakeRasa:
 
     def __init__(self) -> None:
         self.latest_message: dict = {}
+        self.tracker_paths: list[str] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/health":
             return httpx.Response(200, json={"status": "ok"})
         if request.method == "GET" and request.url.path.endswith("/tracker"):
             assert request.url.params["include_events"] == "NONE"
+            # Rasa's HTTP API does not unescape the conversation id: "web:anon:…" must arrive as it is.
+            self.tracker_paths.append(request.url.raw_path.decode())
             return httpx.Response(200, json={"sender_id": "x", "latest_message": self.latest_message})
         body = json.loads(request.content)
         return httpx.Response(200, json=[{"recipient_id": body["sender"], "text": "营业时间是 10:00-22:00"}])
@@ -181,3 +184,4 @@ def test_the_hub_records_intent_and_faq_key_of_a_bot_answered_message(
             break
         time.sleep(0.05)
     assert payload == {"nlu": {"intent": "faq", "confidence": 0.91, "faq_key": "opening_hours"}}
+    assert fake_rasa.tracker_paths[0].startswith("/conversations/web:anon:browser-nlu:")

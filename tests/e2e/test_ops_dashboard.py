@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -188,3 +189,22 @@ def test_the_dashboard_sends_a_visitor_without_a_token_to_the_login(browser: Bro
         page.wait_for_url("**/console/login?next=%2Fops%2Fanalytics", timeout=10_000)
     finally:
         context.close()
+
+
+def test_the_live_bot_records_what_it_understood_of_each_message(api: httpx.Client) -> None:
+    """Against the real stack (Rasa with the trained model): the hub stores each parse and the analytics read it."""
+    user = f"analytics-{uuid.uuid4().hex[:8]}"
+    for text in ("你们几点营业", "我的订单到哪了"):
+        api.post("/api/widget/messages", json={"user_id": user, "text": text}).raise_for_status()
+    headers = {"Authorization": f"Bearer {login(api, 'ops')['access_token']}"}
+    today = datetime.now(ZoneInfo(Settings().timezone)).date().isoformat()
+    deadline = time.monotonic() + 15
+    while True:
+        report = api.get(f"/api/ops/analytics?from={today}&to={today}", headers=headers).json()
+        intents = {item["key"]: item["count"] for item in report["top_intents"]}
+        if {"faq", "order_status"} <= intents.keys() or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert intents.get("faq", 0) >= 1 and intents.get("order_status", 0) >= 1, intents
+    assert report["top_faq_keys"], "the FAQ key of the faq message was not recorded"
+    assert report["bot"]["orders_looked_up"] >= 1
