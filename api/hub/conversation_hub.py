@@ -184,13 +184,16 @@ class ConversationHub:
             push=not inbound.replies_in_response,
         )
         if sender == "bot":
-            self.deliveries.spawn(self._record_nlu(conversation, message), name="hub-nlu-record")
+            sent = inbound.rasa_payload or inbound.text
+            self.deliveries.spawn(self._record_nlu(conversation, message, sent), name="hub-nlu-record")
         return HubResult(conversation, message, replies, duplicate=False)
 
-    async def _record_nlu(self, conversation: ConversationOut, message: MessageOut) -> None:
-        """Stores what Rasa understood of `message` on it, for analytics (api/hub/nlu_record.py)."""
+    async def _record_nlu(self, conversation: ConversationOut, message: MessageOut, sent: str) -> None:
+        """Stores what Rasa understood of `message` (sent to Rasa as `sent`) on it, for analytics
+        (api/hub/nlu_record.py)."""
         try:
-            reading = reading_from_parse(await self._rasa.latest_parse(sender_id=conversation.rasa_sender_id))
+            parse = await self._rasa.latest_parse(sender_id=conversation.rasa_sender_id)
+            reading = reading_from_parse(parse, sent=sent)
             if reading is not None:
                 await self._in_session(record_nlu, message_id=message.id, reading=reading)
         except Exception as exc:  # analytics only: the conversation is unaffected

@@ -18,8 +18,11 @@ logger = logging.getLogger(__name__)
 FAQ_INTENT = "faq"
 
 
-def reading_from_parse(latest_message: dict[str, Any]) -> NluReading | None:
-    """The intent, its confidence and (for `faq`) the predicted FAQ key of a Rasa parse; None without an intent."""
+def reading_from_parse(latest_message: dict[str, Any], *, sent: str) -> NluReading | None:
+    """The intent, its confidence and (for `faq`) the predicted FAQ key of a Rasa parse; None without an intent,
+    or when the parse is of another message than `sent` (the customer was quicker than this look-up)."""
+    if str(latest_message.get("text") or "").strip() != sent.strip():
+        return None
     intent = latest_message.get("intent") or {}
     name = intent.get("name") if isinstance(intent, dict) else None
     if not isinstance(name, str) or not name:

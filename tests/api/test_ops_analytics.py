@@ -15,11 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.hub.nlu_record import reading_from_parse
 from api.main import create_app
 from api.routers.ops_analytics import ECHARTS_FILE
 from core.settings import Settings
 from crm.models import Message
 from crm.services.accounts import DEMO_PASSWORD
+from crm.services.analytics.nlu import NluReading
 from tests.crm.analytics_data import FIRST, LAST, add_week_end
 
 CONTRACT_KEYS = {
@@ -185,3 +187,24 @@ def test_the_hub_records_intent_and_faq_key_of_a_bot_answered_message(
         time.sleep(0.05)
     assert payload == {"nlu": {"intent": "faq", "confidence": 0.91, "faq_key": "opening_hours"}}
     assert fake_rasa.tracker_paths[0].startswith("/conversations/web:anon:browser-nlu:")
+
+
+@pytest.mark.parametrize(
+    ("parse", "sent", "expected"),
+    [
+        ({"text": "你好", "intent": {"name": "greet", "confidence": 0.97}}, "你好",
+         NluReading(intent="greet", confidence=0.97)),
+        ({"text": "/request_human", "intent": {"name": "request_human", "confidence": 1.0}}, "/request_human",
+         NluReading(intent="request_human", confidence=1.0)),
+        # The customer's next message was parsed before this look-up: nothing is recorded rather than a wrong intent.
+        ({"text": "在吗", "intent": {"name": "greet", "confidence": 0.9}}, "你好", None),
+        ({"text": "你好", "intent": {}}, "你好", None),
+        ({}, "你好", None),
+        # A FAQ key only for the faq intent.
+        ({"text": "几点", "intent": {"name": "inform", "confidence": 0.5},
+          "response_selector": {"faq": {"response": {"intent_response_key": "faq/opening_hours"}}}}, "几点",
+         NluReading(intent="inform", confidence=0.5)),
+    ],
+)  # fmt: skip
+def test_reading_from_a_rasa_parse(parse: dict, sent: str, expected: NluReading | None) -> None:
+    assert reading_from_parse(parse, sent=sent) == expected

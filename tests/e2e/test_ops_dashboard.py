@@ -53,7 +53,8 @@ class FakeRasa:
             return httpx.Response(200, json={"status": "ok"})
         if request.method == "GET":
             sender = request.url.path.split("/")[2]
-            return httpx.Response(200, json={"latest_message": PARSES.get(self.latest.get(sender, ""), {})})
+            text = self.latest.get(sender, "")
+            return httpx.Response(200, json={"latest_message": {"text": text, **PARSES.get(text, {})}})
         body = json.loads(request.content)
         self.latest[body["sender"]] = body["message"]
         return httpx.Response(200, json=[{"recipient_id": body["sender"], "text": "好的，小悦在呢"}])
