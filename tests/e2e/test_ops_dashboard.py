@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -177,6 +178,10 @@ def test_the_dashboard_draws_the_days_conversations_escalations_and_csat(
             "echarts.getInstanceByDom(document.getElementById('chart-csat-agents')).getOption().xAxis[0].data"
         ) == ["陈静"]
         assert total(series_data(page, "chart-intents")) == 4
+        with page.expect_download() as download:
+            page.click("#export")
+        assert download.value.suggested_filename == f"analytics_{today}_{today}.csv"
+        assert f"summary,{today}..{today},conversations,2" in Path(download.value.path()).read_text("utf-8-sig")
         assert errors == []
     finally:
         context.close()

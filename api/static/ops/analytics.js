@@ -6,6 +6,8 @@
   var TOKEN_KEY = "cs_staff_token";
   var LOGIN_URL = "/console/login?next=" + encodeURIComponent("/ops/analytics");
   var LABELS = JSON.parse(document.getElementById("labels").textContent);
+  // Rating colours from 1 (red) to 5 (green).
+  var SCORE_COLORS = { 1: "#d9534f", 2: "#f0883e", 3: "#f2c94c", 4: "#8cc474", 5: "#2e9d5b" };
   var TIER_ORDER = ["platinum", "gold", "iron", "lead", "anonymous"];
   var charts = {};
 
@@ -85,6 +87,11 @@
     return instance;
   }
 
+  // Every category label shown (ECharts hides some when they are crowded).
+  function categories(data) {
+    return { type: "category", data: data, axisLabel: { interval: 0, hideOverlap: false } };
+  }
+
   function tierName(report, tier) {
     return tier === "anonymous" ? LABELS.anonymous : report.tiers[tier] || tier;
   }
@@ -107,7 +114,7 @@
   function scoreSeries(groups) {
     return ["1", "2", "3", "4", "5"].map(function (score) {
       return {
-        type: "bar", stack: "csat", name: fill(LABELS.score, { score: score }),
+        type: "bar", stack: "csat", name: fill(LABELS.score, { score: score }), itemStyle: { color: SCORE_COLORS[score] },
         data: groups.map(function (group) { return group.distribution[score]; }),
       };
     });
@@ -136,7 +143,7 @@
     });
 
     chart("chart-escalation-tiers", {
-      xAxis: { type: "category", data: TIER_ORDER.map(function (tier) { return tierName(report, tier); }) },
+      xAxis: categories(TIER_ORDER.map(function (tier) { return tierName(report, tier); })),
       yAxis: { type: "value", minInterval: 1 },
       series: [{ type: "bar", name: LABELS.count, data: TIER_ORDER.map(function (tier) { return report.escalations_by_tier[tier] || 0; }) }],
     });
@@ -144,7 +151,7 @@
 
     chart("chart-first-response", {
       legend: {},
-      xAxis: { type: "category", data: TIER_ORDER.map(function (tier) { return tierName(report, tier); }) },
+      xAxis: categories(TIER_ORDER.map(function (tier) { return tierName(report, tier); })),
       yAxis: [{ type: "value", name: "s" }, { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } }],
       series: [
         { type: "bar", name: LABELS.p50, data: TIER_ORDER.map(function (tier) { return report.first_response[tier].p50_seconds; }) },
@@ -164,20 +171,20 @@
 
     chart("chart-csat-agents", {
       legend: {},
-      xAxis: { type: "category", data: report.csat_by_agent.map(function (group) { return group.label || LABELS.no_agent; }) },
+      xAxis: categories(report.csat_by_agent.map(function (group) { return group.label || LABELS.no_agent; })),
       yAxis: { type: "value", minInterval: 1 },
       series: scoreSeries(report.csat_by_agent),
     });
     chart("chart-csat-business", {
       legend: {},
-      xAxis: { type: "category", data: report.csat_by_business.map(function (group) { return group.label || businessName(report, group.key); }) },
+      xAxis: categories(report.csat_by_business.map(function (group) { return group.label || businessName(report, group.key); })),
       yAxis: { type: "value", minInterval: 1 },
       series: scoreSeries(report.csat_by_business),
     });
 
     var outcomes = ["bookings_made", "orders_looked_up", "complaints_opened"];
     chart("chart-bot", {
-      xAxis: { type: "category", data: outcomes.map(function (key) { return LABELS.bot[key]; }) },
+      xAxis: categories(outcomes.map(function (key) { return LABELS.bot[key]; })),
       yAxis: { type: "value", minInterval: 1 },
       series: [{ type: "bar", name: LABELS.count, data: outcomes.map(function (key) { return report.bot[key]; }) }],
     });
@@ -185,7 +192,7 @@
     var departments = report.complaints_by_business;
     chart("chart-complaints", {
       legend: { type: "scroll" },
-      xAxis: { type: "category", data: departments.map(function (group) { return businessName(report, group.business); }) },
+      xAxis: categories(departments.map(function (group) { return businessName(report, group.business); })),
       yAxis: { type: "value", minInterval: 1 },
       series: Object.keys(report.complaint_categories).map(function (category) {
         return {
