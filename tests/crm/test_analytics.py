@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from crm.services.analytics import Period, PeriodError, analytics_csv, analytics_report, feedback_csv, feedback_report
 from crm.services.analytics.nlu import NluReading, reading_of, record_nlu
 from crm.services.analytics.service_levels import percentile
+from crm.services.analytics.weekly import week_ending, write_weekly_reports
 from tests.crm.analytics_data import FIRST, LAST, NOW, add_week_end
 
 TZ = "Asia/Shanghai"
@@ -180,3 +182,22 @@ def test_record_nlu_keeps_the_reading_on_the_customer_message(seeded_session: Se
     assert reading_of(message.payload) == NluReading(intent="request_human", confidence=0.8)
     assert not record_nlu(seeded_session, message_id=10**9, reading=NluReading(intent="greet"))
     assert reading_of({"nlu": {"intent": ""}}) is None
+
+
+def test_weekly_reports_write_one_file_per_department(
+    seeded_session: Session, week_end: object, tmp_path: Path
+) -> None:
+    period = week_ending(date(2027, 1, 11), TZ)
+    assert (period.first, period.last) == (date(2027, 1, 5), date(2027, 1, 11))
+    written = write_weekly_reports(seeded_session, period, tmp_path)
+    assert sorted(path.name for path in written) == [
+        "analytics_2027-01-05_2027-01-11.csv",
+        "feedback_general_2027-01-05_2027-01-11.csv",
+        "feedback_hotel_2027-01-05_2027-01-11.csv",
+        "feedback_restaurant_2027-01-05_2027-01-11.csv",
+    ]
+    hotel = list(
+        csv.reader(io.StringIO((tmp_path / "feedback_hotel_2027-01-05_2027-01-11.csv").read_text("utf-8-sig")))
+    )
+    # The week includes the 9th's billing complaint as well as the 10th's.
+    assert [row[0] for row in hotel[1:]] == ["TS202701090001", "TS202701100001"]
