@@ -7,12 +7,9 @@ in the background: the customer's answer never waits for it, and a failure only 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from crm.services.analytics.nlu import NluReading
-
-logger = logging.getLogger(__name__)
 
 # The retrieval intent whose ResponseSelector key names the FAQ entry (actions/faq.py RETRIEVAL_INTENT).
 FAQ_INTENT = "faq"
