@@ -214,3 +214,17 @@ def test_the_live_bot_records_what_it_understood_of_each_message(api: httpx.Clie
     assert intents.get("faq", 0) >= 1 and intents.get("order_status", 0) >= 1, intents
     assert report["top_faq_keys"], "the FAQ key of the faq message was not recorded"
     assert report["bot"]["orders_looked_up"] >= 1
+
+
+def test_an_agent_token_is_told_it_may_not_see_the_figures(browser: Browser, dashboard: Dashboard) -> None:  # noqa: F811
+    with httpx.Client(base_url=dashboard.url) as api:
+        agent = login(api, "agent.lina")
+    context = browser.new_context(base_url=dashboard.url, locale="zh-CN")
+    context.add_init_script(f"sessionStorage.setItem('cs_staff_token', {json.dumps(agent['access_token'])});")
+    page = context.new_page()
+    try:
+        page.goto("/ops/analytics")
+        expect(page.locator("#status")).to_have_text("加载失败：当前账号无权查看运营数据。")
+        expect(page.locator("#kpi-conversations")).to_have_text("–")
+    finally:
+        context.close()
