@@ -74,7 +74,7 @@ def add_week_end(session: Session) -> dict[str, Any]:
     # Day 1 (2027-01-10 local): a bot-only web chat and a WeChat chat handed to an agent late in the evening.
     c1 = conversation("c1", "web", utc(10, 1))
     said(c1, utc(10, 1), "你好", "greet", confidence=0.98)
-    said(c1, utc(10, 1, 1), "你们几点营业", "faq", confidence=0.9, faq_key="opening_hours")
+    said(c1, utc(10, 1, 1), "你们几点营业", "faq", confidence=0.9, faq_key="business_hours")
     c2 = conversation("c2", "wechat", utc(10, 15, 30))
     said(c2, utc(10, 15, 40), "人呢")  # to the agent: the bot never read it
     handed(c2, utc(10, 15, 31), "queue", "agent")

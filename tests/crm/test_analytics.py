@@ -106,7 +106,8 @@ def test_fallback_rate_intents_and_faq_keys_from_the_recorded_nlu(seeded_session
         ("nlu_fallback", 1),
         ("order_status", 1),
     ]
-    assert [(c.key, c.count) for c in out.top_faq_keys] == [("opening_hours", 1)]
+    assert [(c.key, c.count) for c in out.top_faq_keys] == [("business_hours", 1)]
+    assert out.faq_questions == {"business_hours": "你们几点开门？营业时间是什么？"}
 
 
 def test_csat_overall_per_agent_and_per_business(seeded_session: Session, week_end: dict[str, str]) -> None:

@@ -36,7 +36,7 @@ PARSES = {
     "你好": {"intent": {"name": "greet", "confidence": 0.97}},
     "你们几点营业": {
         "intent": {"name": "faq", "confidence": 0.9},
-        "response_selector": {"faq": {"response": {"intent_response_key": "faq/opening_hours"}}},
+        "response_selector": {"faq": {"response": {"intent_response_key": "faq/business_hours"}}},
     },
     "转人工": {"intent": {"name": "request_human", "confidence": 0.95}},
     "啊啊啊": {"intent": {"name": "nlu_fallback", "confidence": 0.3}},
@@ -178,6 +178,9 @@ def test_the_dashboard_draws_the_days_conversations_escalations_and_csat(
             "echarts.getInstanceByDom(document.getElementById('chart-csat-agents')).getOption().xAxis[0].data"
         ) == ["陈静"]
         assert total(series_data(page, "chart-intents")) == 4
+        assert page.evaluate(  # the FAQ chart names the question, from the CRM
+            "echarts.getInstanceByDom(document.getElementById('chart-faq')).getOption().yAxis[0].data"
+        ) == ["你们几点开门？营业时间是什么？"]
         with page.expect_download() as download:
             page.click("#export")
         assert download.value.suggested_filename == f"analytics_{today}_{today}.csv"

@@ -102,11 +102,11 @@
     return report.businesses[code] || code;
   }
 
-  function horizontalBar(id, items, name) {
+  function horizontalBar(id, items, name, labels) {
     var rows = items.slice().reverse();
     chart(id, {
       xAxis: { type: "value", minInterval: 1 },
-      yAxis: { type: "category", data: rows.map(function (item) { return item.key; }) },
+      yAxis: { type: "category", data: rows.map(function (item) { return (labels && labels[item.key]) || item.key; }) },
       series: [{ type: "bar", name: name, data: rows.map(function (item) { return item.count; }) }],
     });
   }
@@ -167,7 +167,7 @@
     });
 
     horizontalBar("chart-intents", report.top_intents, LABELS.count);
-    horizontalBar("chart-faq", report.top_faq_keys, LABELS.count);
+    horizontalBar("chart-faq", report.top_faq_keys, LABELS.count, report.faq_questions);
 
     chart("chart-csat-agents", {
       legend: {},

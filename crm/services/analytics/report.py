@@ -17,7 +17,7 @@ from crm.services.analytics.feedback import (
 from crm.services.analytics.period import Period
 from crm.services.analytics.schemas import AnalyticsOut, BotOutcomes, FeedbackOut
 from crm.services.analytics.service_levels import satisfaction, service_levels, tier_labels
-from crm.services.analytics.traffic import rate, traffic
+from crm.services.analytics.traffic import faq_questions, rate, traffic
 from crm.types import utcnow
 
 
@@ -63,6 +63,7 @@ def analytics_report(session: Session, period: Period, *, now: datetime | None =
         complaints_by_business=complaints,
         businesses=names,
         tiers=tier_labels(session),
+        faq_questions=faq_questions(session, [item.key for item in volume.top_faq_keys]),
         complaint_categories=category_names(),
     )
 

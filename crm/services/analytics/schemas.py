@@ -89,6 +89,8 @@ class AnalyticsOut(BaseModel):
     # Labels for the codes above, from the CRM (businesses) and crm/seed/data/complaints.yml (categories).
     businesses: dict[str, str]
     tiers: dict[str, str]
+    # FAQ key -> the general entry's question (crm faq_entry), for the keys in top_faq_keys.
+    faq_questions: dict[str, str]
     complaint_categories: dict[str, str]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.enums import CHANNELS
-from crm.models import Conversation, ConversationOwnerChange, Message
+from crm.models import Conversation, ConversationOwnerChange, FaqEntry, Message
 from crm.services.analytics.nlu import reading_of
 from crm.services.analytics.period import Period
 from crm.services.analytics.schemas import Count, DayCount
@@ -99,6 +99,16 @@ def traffic(session: Session, period: Period) -> Traffic:
         top_faq_keys=_top(faq_keys),
         order_lookups=sum(intents[intent] for intent in ORDER_LOOKUP_INTENTS),
     )
+
+
+def faq_questions(session: Session, keys: list[str]) -> dict[str, str]:
+    """The general (not business- or store-specific) question of each FAQ key."""
+    rows = session.execute(
+        select(FaqEntry.key, FaqEntry.question_zh).where(
+            FaqEntry.key.in_(keys), FaqEntry.business_code.is_(None), FaqEntry.store_id.is_(None)
+        )
+    ).tuples()
+    return dict(rows.all())
 
 
 def _top(counter: Counter[str]) -> list[Count]:
