@@ -195,7 +195,7 @@ def test_the_dashboard_sends_a_visitor_without_a_token_to_the_login(browser: Bro
     page = context.new_page()
     try:
         page.goto("/ops/analytics")
-        page.wait_for_url("**/console/login?next=%2Fops%2Fanalytics", timeout=10_000)
+        page.wait_for_url("**/console/login?next=/ops/analytics", timeout=10_000)
     finally:
         context.close()
 

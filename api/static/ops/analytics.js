@@ -4,7 +4,7 @@
   "use strict";
 
   var TOKEN_KEY = "cs_staff_token";
-  var LOGIN_URL = "/console/login?next=" + encodeURIComponent("/ops/analytics");
+  var LOGIN_URL = "/console/login?next=/ops/analytics";
   var LABELS = JSON.parse(document.getElementById("labels").textContent);
   // Rating colours from 1 (red) to 5 (green).
   var SCORE_COLORS = { 1: "#d9534f", 2: "#f0883e", 3: "#f2c94c", 4: "#8cc474", 5: "#2e9d5b" };
