@@ -204,7 +204,14 @@ def test_the_live_bot_records_what_it_understood_of_each_message(api: httpx.Clie
     """Against the real stack (Rasa with the trained model): the hub stores each parse and the analytics read it."""
     user = f"analytics-{uuid.uuid4().hex[:8]}"
     for text in ("你们几点营业", "我的订单到哪了"):
-        api.post("/api/widget/messages", json={"user_id": user, "text": text}).raise_for_status()
+        # A loaded machine can make Rasa miss the hub's time budget ("系统繁忙", sender "system": no parse to
+        # record); the customer would send it again, and so does this test.
+        for _attempt in range(3):
+            replies = say(api, user, text)["replies"]
+            if replies and all(reply["sender"] == "bot" for reply in replies):
+                break
+        else:
+            pytest.fail(f"the bot did not answer {text!r}: {replies}")
     headers = {"Authorization": f"Bearer {login(api, 'ops')['access_token']}"}
     today = datetime.now(ZoneInfo(Settings().timezone)).date().isoformat()
     deadline = time.monotonic() + 15
@@ -214,7 +221,7 @@ def test_the_live_bot_records_what_it_understood_of_each_message(api: httpx.Clie
         if {"faq", "order_status"} <= intents.keys() or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert intents.get("faq", 0) >= 1 and intents.get("order_status", 0) >= 1, intents
+    assert intents.get("faq", 0) >= 1 and intents.get("order_status", 0) >= 1, report
     assert report["top_faq_keys"], "the FAQ key of the faq message was not recorded"
     assert report["bot"]["orders_looked_up"] >= 1
 
