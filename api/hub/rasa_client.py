@@ -16,6 +16,8 @@ REST_WEBHOOK_PATH = "/webhooks/rest/webhook"
 # Characters a URL path segment may carry unescaped: Rasa's HTTP API (Sanic) does not unescape the
 # conversation id, so "web:anon:…" must reach it as it is ("%3A" would name another, empty conversation).
 PATH_SAFE = ":@!$&'()*+,;="
+# The tracker look-up runs in the background (nobody waits for it), so a busy Rasa gets longer than a reply.
+PARSE_TIMEOUT_SECONDS = 10.0
 
 
 class RasaUnavailableError(Exception):
@@ -96,7 +98,7 @@ class RasaClient:
             response = await self._http.get(
                 f"{self._base_url}/conversations/{quote(sender_id, safe=PATH_SAFE)}/tracker",
                 params={"include_events": "NONE"},
-                timeout=self._timeout,
+                timeout=max(self._timeout, PARSE_TIMEOUT_SECONDS),
                 headers=self._headers() if self._headers else None,
             )
             response.raise_for_status()
