@@ -31,3 +31,22 @@ build_venv() {  # name lockfile
 
 build_venv rasa requirements/rasa.lock.txt
 build_venv app requirements/app.lock.txt
+
+# Browser libraries the API serves (Apache ECharts for the ops dashboard), from the npm registry with the
+# committed package-lock.json; reinstalled only when the lock file changed.
+install_web_vendor() {
+  local dir=api/static/vendor stamp
+  stamp="$(sha256sum "$dir/package-lock.json" | cut -c1-16)"
+  if [ -f "$dir/node_modules/.lock-stamp" ] && [ "$(cat "$dir/node_modules/.lock-stamp")" = "$stamp" ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "WARNING: npm not found: the ops dashboard's charts need it (apt-get install nodejs npm, then make setup)" >&2
+    return 0
+  fi
+  echo "==> Installing $dir from package-lock.json (npm ci)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$stamp" > "$dir/node_modules/.lock-stamp"
+}
+
+install_web_vendor

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.hub import csat_step
 from api.hub.broker import Broker, InProcessBroker, topics
 from api.hub.delivery import Deliveries, Delivery, PushPolicy, outbound_event
+from api.hub.nlu_record import reading_from_parse
 from api.hub.rasa_client import BotReply, RasaNotReachedError, RasaUnavailableError
 from api.hub.rasa_replicas import RasaReplicas
 from api.texts import text as hub_text
@@ -35,6 +36,7 @@ from core.settings import get_settings
 from crm.enums import MessageSender
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
 from crm.services import conversation_ownership, conversations, csat, customers, pending_turns, queue, queue_updates
+from crm.services.analytics.nlu import record_nlu
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -221,6 +223,9 @@ class ConversationHub:
         )
         if replies and (replies[-1].payload or {}).get(queue_updates.POSITION_KEY) is not None:
             await self.notify_queue()  # this turn queued the conversation: the ones behind it moved back
+        if sender == "bot":
+            sent = inbound.rasa_payload or inbound.text
+            self.deliveries.spawn(self._record_nlu(conversation, message, sent), name="hub-nlu-record")
         return HubResult(conversation, message, replies, duplicate=False)
 
     async def _flood_notice(
@@ -242,6 +247,17 @@ class ConversationHub:
             reply_to_id=message.id,
             push=not inbound.replies_in_response,
         )
+
+    async def _record_nlu(self, conversation: ConversationOut, message: MessageOut, sent: str) -> None:
+        """Stores what Rasa understood of `message` (sent to Rasa as `sent`) on it, for analytics
+        (api/hub/nlu_record.py)."""
+        try:
+            parse = await self._rasa.latest_parse(sender_id=conversation.rasa_sender_id)
+            reading = reading_from_parse(parse, sent=sent)
+            if reading is not None:
+                await self._in_session(record_nlu, message_id=message.id, reading=reading)
+        except Exception as exc:  # analytics only: the conversation is unaffected
+            logger.warning("NLU reading of message %s not recorded: %s", message.id, exc)
 
     async def _take_rating(
         self, conversation: ConversationOut, message: MessageOut, inbound: InboundMessage

@@ -13,6 +13,8 @@ import httpx
 logger = logging.getLogger(__name__)
 
 REST_WEBHOOK_PATH = "/webhooks/rest/webhook"
+# The tracker look-up for analytics runs in the background (nobody waits for it), so a busy Rasa gets longer.
+PARSE_TIMEOUT_SECONDS = 10.0
 
 
 class RasaUnavailableError(Exception):
@@ -96,20 +98,31 @@ class RasaClient:
         except (httpx.HTTPError, ValueError) as exc:
             raise RasaUnavailableError(f"{type(exc).__name__}: {exc}") from exc
 
-    async def slots(self, *, sender_id: str) -> dict[str, Any]:
-        """The conversation's current slots from its Rasa tracker (Rasa's HTTP API, the hub's admin JWT)."""
-        # Sanic matches route parameters on the raw path (no unquoting): ":" in "web:…" must stay as it is.
+    async def tracker(self, *, sender_id: str, timeout_seconds: float | None = None) -> dict[str, Any]:
+        """The conversation's Rasa tracker without its events (Rasa's HTTP API, the hub's admin JWT)."""
+        # Sanic matches route parameters on the raw path (no unquoting): ":" in "web:…" must stay as it is
+        # ("%3A" would name another, empty conversation).
         url = self._url.removesuffix(REST_WEBHOOK_PATH) + f"/conversations/{quote(sender_id, safe=SENDER_SAFE)}/tracker"
         try:
             response = await self._http.get(
                 url,
                 params={"include_events": "NONE"},
-                timeout=self._timeout,
+                timeout=timeout_seconds or self._timeout,
                 headers=self._headers() if self._headers else None,
             )
             response.raise_for_status()
             tracker = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise RasaUnavailableError(f"{type(exc).__name__}: {exc}") from exc
-        slots = tracker.get("slots") if isinstance(tracker, dict) else None
+        return tracker if isinstance(tracker, dict) else {}
+
+    async def slots(self, *, sender_id: str) -> dict[str, Any]:
+        """The conversation's current slots."""
+        slots = (await self.tracker(sender_id=sender_id)).get("slots")
         return slots if isinstance(slots, dict) else {}
+
+    async def latest_parse(self, *, sender_id: str) -> dict[str, Any]:
+        """What NLU made of the conversation's latest message (`latest_message` of the tracker)."""
+        tracker = await self.tracker(sender_id=sender_id, timeout_seconds=max(self._timeout, PARSE_TIMEOUT_SECONDS))
+        latest = tracker.get("latest_message")
+        return latest if isinstance(latest, dict) else {}

@@ -83,3 +83,7 @@ class RasaReplicas:
     async def slots(self, *, sender_id: str) -> dict[str, Any]:
         """The conversation's current slots from its Rasa tracker."""
         return await self.read(sender_id, lambda client: client.slots(sender_id=sender_id))
+
+    async def latest_parse(self, *, sender_id: str) -> dict[str, Any]:
+        """What NLU made of the conversation's latest message."""
+        return await self.read(sender_id, lambda client: client.latest_parse(sender_id=sender_id))
