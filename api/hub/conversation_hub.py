@@ -63,6 +63,25 @@ class InboundMessage:
     replies_in_response: bool = True
 
 
+# Rasa reads a message starting with "/" as an intent ("/restart" resets the tracker, identity included).
+# Typed text is never that: its slash becomes the full-width one, which NLU reads the same. Rasa's internal
+# intents are never taken from a channel, button or not.
+INTENT_PREFIX = "/"
+TYPED_SLASH = "／"
+INTERNAL_INTENTS = frozenset({"restart", "session_start", "back"})
+
+
+def rasa_message_for(inbound: InboundMessage) -> str:
+    """What Rasa is sent for a customer message: the button's payload, or the typed text."""
+    payload = inbound.rasa_payload
+    if payload and payload.startswith(INTENT_PREFIX):
+        intent = payload[1:].split("{", 1)[0].split("@", 1)[0].strip()
+        if intent not in INTERNAL_INTENTS:
+            return payload
+    text = inbound.text
+    return TYPED_SLASH + text[1:] if text.startswith(INTENT_PREFIX) else text
+
+
 @dataclass(frozen=True)
 class HubResult:
     conversation: ConversationOut
@@ -224,7 +243,7 @@ class ConversationHub:
         if replies and (replies[-1].payload or {}).get(queue_updates.POSITION_KEY) is not None:
             await self.notify_queue()  # this turn queued the conversation: the ones behind it moved back
         if sender == "bot":
-            sent = inbound.rasa_payload or inbound.text
+            sent = rasa_message_for(inbound)
             self.deliveries.spawn(self._record_nlu(conversation, message, sent), name="hub-nlu-record")
         return HubResult(conversation, message, replies, duplicate=False)
 
@@ -311,7 +330,7 @@ class ConversationHub:
         asking = asyncio.ensure_future(
             self._rasa.send(
                 sender_id=conversation.rasa_sender_id,
-                message=inbound.rasa_payload or inbound.text,
+                message=rasa_message_for(inbound),
                 metadata=self._rasa_metadata(conversation, message.id, customer),
             )
         )
@@ -340,7 +359,7 @@ class ConversationHub:
             pending_turns.hold,
             message_id=message.id,
             conversation_id=conversation.id,
-            rasa_message=inbound.rasa_payload or inbound.text,
+            rasa_message=rasa_message_for(inbound),
         )
         return [BotReply(text=hub_text("system_busy"))]
 
