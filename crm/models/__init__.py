@@ -17,6 +17,7 @@ from crm.models.support import (
     StaffAccount,
     SupervisorTask,
 )
+from crm.models.training import ModelDeployment, TrainedModel, TrainingJob
 from crm.models.tenant import Business, FaqEntry, Product, Service, Store
 from crm.models.wechat import (
     WeChatAccessToken,
@@ -42,6 +43,7 @@ __all__ = [
     "EscalationNote",
     "FaqEntry",
     "Message",
+    "ModelDeployment",
     "NumberSequence",
     "Order",
     "OrderEvent",
@@ -55,6 +57,8 @@ __all__ = [
     "TierChange",
     "TierServiceLevel",
     "TimestampMixin",
+    "TrainedModel",
+    "TrainingJob",
     "WeChatAccessToken",
     "WeChatBindingCode",
     "WeChatDeliveryFailure",
