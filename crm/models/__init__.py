@@ -17,8 +17,8 @@ from crm.models.support import (
     StaffAccount,
     SupervisorTask,
 )
-from crm.models.training import ModelDeployment, TrainedModel, TrainingJob
 from crm.models.tenant import Business, FaqEntry, Product, Service, Store
+from crm.models.training import ModelDeployment, TrainedModel, TrainingJob
 from crm.models.wechat import (
     WeChatAccessToken,
     WeChatBindingCode,
