@@ -33,7 +33,7 @@ _NOISE = re.compile(
     r"Warning|warnings\.warn|^\s*(from|import) |declare_namespace|Implementing implicit namespace|"
     r"setParseAction|parseString|resetCache|raise_warning|^\s*Base: DeclarativeMeta|^\s*\)\.|"
     r"^\x1b\[0m$|Processed (rules|story blocks|trackers)|Epochs:|Building prefix dict|Loading model|"
-    r"Prefix dict has been built"
+    r"Prefix dict has been built|Processed actions"
 )
 _ERROR = re.compile(r"(Error|Exception|error:|ERROR)\b")
 
@@ -152,9 +152,13 @@ class ProgressTracker:
         return False
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def readable_lines(lines: Iterable[str]) -> list[str]:
-    """The lines a person wants to read: no progress-bar redraws, no deprecation warnings."""
-    return [line.rstrip() for line in lines if line.strip() and not _NOISE.search(line)]
+    """The lines a person wants to read: no colour codes, progress-bar redraws or deprecation warnings."""
+    cleaned = (_ANSI.sub("", line).rstrip() for line in lines)
+    return [line for line in cleaned if line.strip() and not _NOISE.search(line)]
 
 
 def failure_reason(lines: list[str]) -> str:
