@@ -4,6 +4,7 @@ the confusion matrix Rasa draws) and `rasa test core` on the test stories (which
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,19 @@ def nlu_summary(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Rasa names a failed story "<name> (<file it came from>)"; the file is in a per-job folder, so drop it.
+_SOURCE_SUFFIX = re.compile(r" \([^()]*\.ya?ml\)$")
+
+
 def story_names(path: Path) -> list[str]:
-    """The names of the stories in a YAML story file or every such file under a folder."""
+    """The names of the stories in a YAML story file or every such file under a folder (without Rasa's
+    "(file)" suffix, so the same story failing for two models has the same name)."""
     files = sorted(path.rglob("*.yml")) if path.is_dir() else [path] if path.is_file() else []
     names: list[str] = []
     for file in files:
         content = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        names.extend(str(story.get("story")) for story in content.get("stories") or [] if isinstance(story, dict))
+        stories = content.get("stories") or []
+        names.extend(_SOURCE_SUFFIX.sub("", str(story.get("story"))) for story in stories if isinstance(story, dict))
     return names
 
 

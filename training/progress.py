@@ -140,7 +140,8 @@ class ProgressTracker:
             return True
         if match := _COMPONENT_DONE.search(line):
             name = match.group(1)
-            if name in self.components and name not in self._done:
+            # A name may appear twice (two CountVectorsFeaturizers): count finishes, not names.
+            if self._done.count(name) < self.components.count(name):
                 self._done.append(name)
             self.progress.components_done = len(self._done)
             self.progress.epoch = self.progress.epochs = None

@@ -208,8 +208,8 @@ def test_train_evaluate_deploy_gate_override_and_rollback(stack: Stack) -> None:
     assert worse_job["evaluation"]["nlu"]["macro_f1"] < evaluation["nlu"]["macro_f1"]
     blocked = stack.client.post(f"/api/ops/models/{worse}/deploy", headers=ops, json={})
     assert blocked.status_code == 409
-    codes = {reason["code"] for reason in blocked.json()["detail"]["reasons"]}
-    assert codes == {"macro_f1_drop", "new_story_failures"}
+    # rasa test core checks the dialogue with the stories' own intent labels, so an NLU mistake shows in macro-F1.
+    assert [reason["code"] for reason in blocked.json()["detail"]["reasons"]] == ["macro_f1_drop"]
     refused = stack.client.post(f"/api/ops/models/{worse}/deploy", headers=ops, json={"override_reason": "试一下"})
     assert refused.status_code == 403
     assert THANKS_REPLY in stack.say(THANKS), "the blocked model never went live"

@@ -113,3 +113,14 @@ def test_the_console_prints_a_line_per_phase_and_an_epoch_bar() -> None:
     assert "[train] training DIETClassifier (3/5)" in text
     assert "[####" in text and "40/40 epochs" in text
     assert "Warning" not in text and "t_loss" not in text
+
+
+def test_a_component_listed_twice_counts_twice() -> None:
+    config = "pipeline:\n  - name: CountVectorsFeaturizer\n  - name: CountVectorsFeaturizer\n  - name: DIETClassifier\n"
+    tracker = ProgressTracker.for_config_text(config)
+    for _ in range(2):
+        tracker.feed("INFO hooks - Starting to train component 'CountVectorsFeaturizer'.")
+        tracker.feed("INFO hooks - Finished training component 'CountVectorsFeaturizer'.")
+    assert tracker.progress.components_done == 2
+    tracker.feed("INFO hooks - Finished training component 'CountVectorsFeaturizer'.")
+    assert tracker.progress.components_done == 2
