@@ -160,6 +160,14 @@ def set_log_path(session: Session, job_id: int, log_path: str) -> None:
     session.execute(update(TrainingJob).where(TrainingJob.id == job_id).values(log_path=log_path))
 
 
+def queue_is_stuck(session: Session, *, older_than: timedelta) -> bool:
+    """True when a job has waited longer than `older_than` while no job runs (no worker is working the queue)."""
+    if session.scalar(select(exists().where(TrainingJob.status == "running"))):
+        return False
+    cutoff = utcnow() - older_than
+    return bool(session.scalar(select(exists().where(TrainingJob.status == "queued", TrainingJob.created_at < cutoff))))
+
+
 def queued_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).where(TrainingJob.status == "queued")) or 0)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -42,6 +42,8 @@ STATIC_DIR = FilePath(__file__).resolve().parent.parent / "static" / "ops"
 
 OpsStaff = Annotated[Staff, Depends(require_roles("ops", "supervisor"))]
 Launcher = Callable[[Settings, TrainingSettings], Any]
+# A job queued this long with nothing running means no worker is alive to run it.
+STUCK_QUEUE_AFTER = timedelta(seconds=20)
 
 
 def training_settings(request: Request) -> TrainingSettings:
@@ -200,17 +202,28 @@ async def list_training_jobs(staff: OpsStaff, factory: SessionFactoryDep) -> Job
 
 
 @router.get("/training-jobs/{job_id}", response_model=JobView)
-async def get_training_job(staff: OpsStaff, factory: SessionFactoryDep, job_id: Annotated[int, Path(ge=1)]) -> JobView:
+async def get_training_job(
+    staff: OpsStaff,
+    factory: SessionFactoryDep,
+    settings: SettingsDep,
+    training: TrainingSettingsDep,
+    launcher: LauncherDep,
+    job_id: Annotated[int, Path(ge=1)],
+) -> JobView:
     """One job: status, progress (phase, percent, epoch of the component training now), log tail, model, evaluation."""
 
-    def read() -> JobView | None:
+    def read() -> tuple[JobView | None, bool]:
         with factory() as session:
             job = store.get_job(session, job_id)
-            return _job_view(session, job) if job is not None else None
+            if job is None:
+                return None, False
+            return _job_view(session, job), store.queue_is_stuck(session, older_than=STUCK_QUEUE_AFTER)
 
-    view = await asyncio.to_thread(read)
+    view, stuck = await asyncio.to_thread(read)
     if view is None:
         raise _error(404, "not_found", f"training job {job_id} does not exist")
+    if stuck:  # e.g. the process that queued it stopped before its worker started: start one now
+        await asyncio.to_thread(launcher, settings, training)
     return view
 
 

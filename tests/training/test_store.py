@@ -155,3 +155,20 @@ def test_export_lays_overrides_over_the_repository_files(tmp_path: Path) -> None
     assert not (plain / "tests").exists()
     assert training_fingerprint(plain) == training_fingerprint(PROJECT)
     assert training_fingerprint(edited) != training_fingerprint(plain)
+
+
+def test_a_queue_nobody_works_on_is_noticed(training_db: DB) -> None:
+    _, factory = training_db
+    job_id = new_job(factory)
+    with factory() as session:
+        assert not store.queue_is_stuck(session, older_than=timedelta(seconds=20))
+    with factory.begin() as session:
+        session.execute(
+            update(TrainingJob).where(TrainingJob.id == job_id).values(created_at=utcnow() - timedelta(minutes=1))
+        )
+    with factory() as session:
+        assert store.queue_is_stuck(session, older_than=timedelta(seconds=20))
+    claim(factory)
+    new_job(factory)
+    with factory() as session:
+        assert not store.queue_is_stuck(session, older_than=timedelta(seconds=0)), "a worker is running the queue"
