@@ -72,6 +72,9 @@ class JobView(BaseModel):
     log_tail: str
     model_id: int | None
     evaluation: dict[str, Any] | None
+    # The live model's evaluation, to read side by side with the new one.
+    live_model_id: int | None
+    live_evaluation: dict[str, Any] | None
     error: str | None
     requested_by: str
     created_at: datetime
@@ -140,6 +143,7 @@ def _public_evaluation(evaluation: dict[str, Any] | None, model_id: int | None) 
 
 def _job_view(session: Session, job: store.JobOut) -> JobView:
     model = store.get_model(session, job.model_id) if job.model_id is not None else None
+    live = store.live_model(session)
     progress = {**job.progress, "phase": job.phase, "percent": round(job.percent, 1)}
     return JobView(
         id=job.id,
@@ -148,6 +152,8 @@ def _job_view(session: Session, job: store.JobOut) -> JobView:
         log_tail=job.log_tail,
         model_id=job.model_id,
         evaluation=_public_evaluation(model.evaluation if model else None, job.model_id),
+        live_model_id=live.id if live else None,
+        live_evaluation=_public_evaluation(live.evaluation, live.id) if live else None,
         error=job.error,
         requested_by=job.requested_by,
         created_at=job.created_at,

@@ -158,6 +158,10 @@ def test_a_worse_model_is_blocked_only_a_supervisor_overrides_and_rollback_resto
     assert models["live_id"] == worse
     assert {"id", "created_at", "live", "evaluation"} <= models["items"][0].keys()
 
+    job_id = client.post("/api/ops/training-jobs", headers=ops).json()["id"]
+    job = client.get(f"/api/ops/training-jobs/{job_id}", headers=ops).json()
+    assert job["live_model_id"] == worse and job["live_evaluation"]["nlu"]["macro_f1"] == 0.60
+
     rolled_back = client.post("/api/ops/models/rollback", headers=ops)
     assert rolled_back.status_code == 200, rolled_back.text
     assert rolled_back.json()["model_id"] == good and rolled_back.json()["kind"] == "rollback"
