@@ -109,7 +109,9 @@
     if (progress.epochs) parts.push(TEXT.epochs(progress.epoch || 0, progress.epochs));
     parts.push(Math.round(progress.percent || 0) + "%");
     $("job-phase").textContent = parts.filter(Boolean).join(" · ");
-    $("job-log").textContent = job.log_tail || "";
+    const $log = $("job-log");
+    $log.textContent = job.log_tail || "";
+    $log.scrollTop = $log.scrollHeight; // the newest lines are the ones to read
     $("job-error").hidden = !job.error;
     $("job-error").textContent = job.error || "";
     $("start").disabled = job.status === "queued" || job.status === "running";
