@@ -27,8 +27,9 @@ class TrainingSettings(BaseSettings):
     # The gate: macro-F1 may drop at most this many points (of 100); test stories may not newly fail.
     gate_max_macro_f1_drop_points: float = Field(default=1.0, ge=0)
     gate_allow_new_story_failures: bool = False
-    # "module:function" returning the ops-edited files {relative path: text} for a session; blank: none.
-    overrides_provider: str = ""
+    # "module:function" returning the ops-edited files {relative path: text} for a session; "none": train
+    # the repository files only; "auto": the ops console's content service when it is installed, else none.
+    overrides_provider: str = "auto"
     # A running job whose worker has not written for this long is declared dead by the next claim.
     stale_job_minutes: float = Field(default=30.0, gt=0)
     deploy_timeout_seconds: float = 600.0

@@ -39,10 +39,21 @@ def no_overrides(session: Session) -> Mapping[str, str]:
     return {}
 
 
+# What the ops console's editing service offers (crm/services/content.py): the ops-edited training files.
+CONTENT_SERVICE = "crm.services.content:current_overrides"
+
+
 def load_overrides_provider(spec: str) -> OverridesProvider:
-    """ "package.module:function" → the function; blank → no overrides."""
-    if not spec:
+    """`package.module:function` → that function; "none" or blank → no overrides; "auto" → the content
+    service when it exists (the editing half of the ops console), else no overrides."""
+    if spec in ("", "none"):
         return no_overrides
+    if spec == "auto":
+        try:
+            return load_overrides_provider(CONTENT_SERVICE)
+        except (ImportError, AttributeError):
+            logger.info("No ops content service (%s): training the repository files", CONTENT_SERVICE)
+            return no_overrides
     module_name, _, attribute = spec.partition(":")
     provider: OverridesProvider = getattr(importlib.import_module(module_name), attribute)
     return provider

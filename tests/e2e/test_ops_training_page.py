@@ -46,6 +46,7 @@ def api_url(seeded_db_url: str, tmp_path: Path) -> Iterator[str]:
         "TRAINING_MODELS_DIR": str(tmp_path / "models"),
         "TRAINING_WORK_DIR": str(tmp_path / "work"),
         "TRAINING_LOG_DIR": str(tmp_path / "log"),
+        "TRAINING_OVERRIDES_PROVIDER": "none",  # the fixture project, not the ops edits of the real one
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
     python = str(APP_BIN / "python")

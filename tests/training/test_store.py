@@ -172,3 +172,14 @@ def test_a_queue_nobody_works_on_is_noticed(training_db: DB) -> None:
     new_job(factory)
     with factory() as session:
         assert not store.queue_is_stuck(session, older_than=timedelta(seconds=0)), "a worker is running the queue"
+
+
+def test_the_overrides_provider_is_chosen_by_setting() -> None:
+    from tests.training.overrides import from_file
+    from training.worker import load_overrides_provider, no_overrides
+
+    assert load_overrides_provider("none") is no_overrides
+    assert load_overrides_provider("tests.training.overrides:from_file") is from_file
+    assert callable(load_overrides_provider("auto"))
+    with pytest.raises(ImportError):
+        load_overrides_provider("tests.training.no_such_module:f")
