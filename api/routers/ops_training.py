@@ -276,7 +276,32 @@ async def list_deployments(staff: OpsStaff, factory: SessionFactoryDep) -> Deplo
     return await asyncio.to_thread(read)
 
 
+def _deploy_lock(request: Request) -> asyncio.Lock:
+    """One deployment at a time per API process (a double click must not interleave two sets of PUT /model)."""
+    lock: asyncio.Lock | None = getattr(request.app.state, "deploy_lock", None)
+    if lock is None:
+        lock = request.app.state.deploy_lock = asyncio.Lock()
+    return lock
+
+
 async def _deploy(
+    request: Request,
+    staff: Staff,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    training: TrainingSettings,
+    model_id: int,
+    override_reason: str | None,
+    *,
+    rollback: bool = False,
+) -> DeployOut:
+    async with _deploy_lock(request):
+        return await _deploy_now(
+            request, staff, factory, settings, training, model_id, override_reason, rollback=rollback
+        )
+
+
+async def _deploy_now(
     request: Request,
     staff: Staff,
     factory: sessionmaker[Session],
