@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -16,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import PROJECT_ROOT
 from crm.models import FaqEntry
-from stack.model import MODEL_INPUTS, rasa_env
-from stack.paths import RASA_BIN
+from training import rasa_cli
+from training.deploy import deploy_everywhere_sync
+from training.project import export_project
 
 POLL_TIMEOUT_SECONDS = 60.0
 NLU_EDIT_FILE = "bench_nlu_edit.yml"
@@ -77,30 +76,15 @@ def faq_edit_to_live(api_url: str, session_factory: sessionmaker[Session], key: 
 
 def copy_project_inputs(destination: Path) -> Path:
     """A temp copy of what `rasa train` reads (config, domain, data, bot), so edits never touch the repo."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in MODEL_INPUTS:
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, destination / name)
-    return destination
+    return export_project(PROJECT_ROOT, destination)
 
 
 def train(project: Path, out_dir: Path, name: str, cache_dir: Path, *, force: bool = False) -> float:
     """`rasa train` (core + NLU) of `project` with its own Rasa cache dir; returns wall seconds."""
-    env = {**rasa_env(), "RASA_CACHE_DIRECTORY": str(cache_dir)}
-    argv = [str(RASA_BIN / "rasa"), "train", "--out", str(out_dir), "--fixed-model-name", name, "--quiet"]
     started = time.perf_counter()
-    with (out_dir.parent / f"train-{name}.log").open("wb") as log:
-        subprocess.run(
-            argv + (["--force"] if force else []),
-            cwd=project,
-            env=env,
-            check=True,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    rasa_cli.train(
+        project, out_dir, name, log_path=out_dir.parent / f"train-{name}.log", cache_dir=cache_dir, force=force
+    )
     return time.perf_counter() - started
 
 
@@ -139,10 +123,7 @@ def nlu_edit_to_live(
     train_seconds = train(project, workdir / "models", "edited", workdir / "rasa-cache")
     model = workdir / "models" / "edited.tar.gz"
     load_started = time.perf_counter()
-    response = httpx.put(
-        f"{rasa_url}/model", json={"model_file": str(model)}, headers=rasa_headers, timeout=300.0, trust_env=False
-    )
-    response.raise_for_status()
+    deploy_everywhere_sync([rasa_url], str(model), rasa_headers or {}, timeout=300.0)
     load_seconds = time.perf_counter() - load_started
     served, polls = poll_until(api_url, example, answer)
     return {

@@ -20,10 +20,12 @@ from core.settings import Settings, get_settings_or_exit
 from crm.db import get_sessionmaker
 from crm.services.accounts import demo_login_lines
 from stack.database import prepare_database
-from stack.model import ensure_model
+from stack.model import ensure_model, training_fingerprint
 from stack.paths import LOG_DIR, STATUS_FILE
 from stack.processes import service_specs
 from stack.supervisor import ServiceFailedError, Supervisor, format_status
+from training.rasa_cli import TrainingFailedError
+from training.store import model_to_serve
 
 logger = logging.getLogger("stack")
 READY_TIMEOUT_SECONDS = 180.0
@@ -78,7 +80,9 @@ def _demo_logins(settings: Settings, url: str) -> str:
 def run(settings: Settings) -> None:
     check_ports(settings)
     prepare_database(settings.database_url)
-    model_path = ensure_model()
+    repository_model = ensure_model()
+    with get_sessionmaker().begin() as session:  # the model ops deployed last stays live across restarts
+        model_path = Path(model_to_serve(session, fingerprint=training_fingerprint(), path=str(repository_model)).path)
     # All three start at once; Rasa loading its model is the long pole (TensorFlow start-up).
     supervisor = Supervisor(service_specs(settings, model_path), LOG_DIR, status_file=STATUS_FILE, on_event=_say)
     signal.signal(signal.SIGTERM, _raise_stop)
@@ -134,6 +138,8 @@ def main() -> None:
             run(settings)
     except subprocess.CalledProcessError as exc:
         sys.exit(f"\n{Path(exc.cmd[0]).name} {exc.cmd[1]} failed (exit code {exc.returncode}); see its output above.")
+    except TrainingFailedError as exc:
+        sys.exit(f"\nTraining failed: {exc}\nRasa's full log: {LOG_DIR / 'train.log'}")
     except (TimeoutError, ServiceFailedError) as exc:
         sys.exit(f"\nServices did not start: {exc}; see var/log/.")
 

@@ -1,52 +1,34 @@
-"""Trains the Rasa model only when its inputs changed: the model file is named after their hash."""
+"""Trains the Rasa model only when its inputs changed: the model file is named after their hash.
+
+The work is done by the `training` package (the same one the ops console and the benchmark use); this
+module keeps the launcher's entry point and prints progress instead of Rasa's output (that goes to
+var/log/train.log).
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import subprocess
 import time
 from pathlib import Path
 
 from core.settings import PROJECT_ROOT
-from stack.paths import MODELS_DIR, RASA_BIN
+from stack.paths import LOG_DIR, MODELS_DIR
+from training import project
+from training.console import ConsoleProgress
+from training.rasa_cli import rasa_env as rasa_env
+from training.rasa_cli import train
 
 logger = logging.getLogger(__name__)
 
-# Everything `rasa train` reads, plus bot/ (custom components and stores load from there).
-MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot")
+MODEL_INPUTS = project.MODEL_INPUTS
 
 
 def training_fingerprint(root: Path = PROJECT_ROOT) -> str:
-    digest = hashlib.sha256()
-    for name in MODEL_INPUTS:
-        path = root / name
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            if "__pycache__" in file.parts:
-                continue
-            digest.update(str(file.relative_to(root)).encode())
-            digest.update(b"\0")
-            digest.update(file.read_bytes())
-            digest.update(b"\0")
-    return digest.hexdigest()[:16]
+    return project.training_fingerprint(root)
 
 
 def model_path_for(fingerprint: str, models_dir: Path = MODELS_DIR) -> Path:
-    return models_dir / f"model-{fingerprint}.tar.gz"
-
-
-def rasa_env() -> dict[str, str]:
-    """Environment for rasa commands: quiet TensorFlow/SQLAlchemy noise, bot/ importable."""
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=str(PROJECT_ROOT),
-        TF_CPP_MIN_LOG_LEVEL="2",
-        SQLALCHEMY_SILENCE_UBER_WARNING="1",
-        RASA_TELEMETRY_ENABLED="false",
-    )
-    return env
+    return project.model_path_for(fingerprint, models_dir)
 
 
 def ensure_model(models_dir: Path = MODELS_DIR) -> Path:
@@ -56,20 +38,10 @@ def ensure_model(models_dir: Path = MODELS_DIR) -> Path:
         logger.info("Model is up to date: %s", path.name)
         return path
     models_dir.mkdir(parents=True, exist_ok=True)
-    logger.info("Training the Rasa model (data, domain or config changed)...")
+    log_path = LOG_DIR / "train.log"
+    console = ConsoleProgress()
+    console.finish(f"Training the Rasa model (data, domain or config changed); Rasa's log: {log_path}")
     started = time.monotonic()
-    subprocess.run(
-        [
-            str(RASA_BIN / "rasa"),
-            "train",
-            "--out",
-            str(models_dir),
-            "--fixed-model-name",
-            path.name.removesuffix(".tar.gz"),
-        ],
-        cwd=PROJECT_ROOT,
-        env=rasa_env(),
-        check=True,
-    )
-    logger.info("Trained %s in %.0f s", path.name, time.monotonic() - started)
+    train(PROJECT_ROOT, models_dir, path.name.removesuffix(".tar.gz"), log_path=log_path, on_progress=console)
+    console.finish(f"Trained {path.name} in {time.monotonic() - started:.0f} s")
     return path

@@ -19,6 +19,7 @@ from crm.models.support import (
     SupervisorTask,
 )
 from crm.models.tenant import Business, FaqEntry, Product, Service, Store
+from crm.models.training import ModelDeployment, TrainedModel, TrainingJob
 from crm.models.wechat import (
     WeChatAccessToken,
     WeChatBindingCode,
@@ -43,6 +44,7 @@ __all__ = [
     "EscalationNote",
     "FaqEntry",
     "Message",
+    "ModelDeployment",
     "NumberSequence",
     "Order",
     "OrderEvent",
@@ -57,6 +59,8 @@ __all__ = [
     "TierChange",
     "TierServiceLevel",
     "TimestampMixin",
+    "TrainedModel",
+    "TrainingJob",
     "WeChatAccessToken",
     "WeChatBindingCode",
     "WeChatDeliveryFailure",
