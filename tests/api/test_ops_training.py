@@ -63,7 +63,10 @@ def launches() -> Launches:
 def client(
     seeded_sessionmaker: sessionmaker[Session], fake_rasa: FakeRasa, launches: Launches, tmp_path: Path
 ) -> Iterator[TestClient]:
-    settings = Settings(rasa_url=",".join(RASA_URLS))
+    settings = Settings(
+        rasa_url=",".join(RASA_URLS),
+        action_endpoint_url="http://actions-a.internal:5055/webhook,http://actions-b.internal:5055/webhook",
+    )
     app = create_app(seeded_sessionmaker, settings, httpx.MockTransport(fake_rasa.handle))
     app.state.training_settings = TrainingSettings(models_dir=tmp_path / "models", work_dir=tmp_path / "work")
     app.state.training_launcher = launches
