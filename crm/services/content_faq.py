@@ -1,0 +1,87 @@
+"""FAQ entries for the ops console: answers and thresholds live in the CRM (`faq_entry`, read on every
+message, so an edit is live at once); the questions are the NLU examples of the `faq/<key>` intents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from crm.models import FaqEntry
+from crm.services.content import ContentNotFoundError, InvalidContentError
+
+
+@dataclass(frozen=True)
+class FaqEntryOut:
+    id: int
+    key: str
+    business_code: str | None
+    store_code: str | None
+    question: str
+    answer: str
+    threshold: float
+    active: bool
+
+
+def _out(entry: FaqEntry) -> FaqEntryOut:
+    return FaqEntryOut(
+        entry.id,
+        entry.key,
+        entry.business_code,
+        entry.store.code if entry.store is not None else None,
+        entry.question_zh,
+        entry.answer_zh,
+        entry.confidence_threshold,
+        entry.active,
+    )
+
+
+def list_entries(session: Session) -> list[FaqEntryOut]:
+    rows = session.scalars(select(FaqEntry).options(joinedload(FaqEntry.store)).order_by(FaqEntry.key, FaqEntry.id))
+    return [_out(row) for row in rows]
+
+
+def _check(answer: str | None, threshold: float | None) -> None:
+    if answer is not None and not answer.strip():
+        raise InvalidContentError("empty_wording")
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise InvalidContentError("threshold_range")
+
+
+def update_entry(
+    session: Session,
+    entry_id: int,
+    *,
+    answer: str | None = None,
+    threshold: float | None = None,
+    question: str | None = None,
+    active: bool | None = None,
+) -> FaqEntryOut:
+    _check(answer, threshold)
+    entry = session.get(FaqEntry, entry_id)
+    if entry is None:
+        raise ContentNotFoundError("faq_not_found", id=entry_id)
+    if answer is not None:
+        entry.answer_zh = answer.strip()
+    if threshold is not None:
+        entry.confidence_threshold = threshold
+    if question is not None and question.strip():
+        entry.question_zh = question.strip()
+    if active is not None:
+        entry.active = active
+    session.flush()
+    return _out(entry)
+
+
+def create_entry(session: Session, *, key: str, question: str, answer: str, threshold: float = 0.6) -> FaqEntryOut:
+    """A new general answer for `key` (a new FAQ topic gets its answer first, then its examples)."""
+    _check(answer, threshold)
+    if not key.strip() or not question.strip():
+        raise InvalidContentError("empty_wording")
+    entry = FaqEntry(
+        key=key.strip(), question_zh=question.strip(), answer_zh=answer.strip(), confidence_threshold=threshold
+    )
+    session.add(entry)
+    session.flush()
+    return _out(entry)
