@@ -370,29 +370,35 @@ def read_document(staff: OpsStaff, factory: SessionFactoryDep, path: Annotated[s
         return DocumentOut(path=document.path, version=document.version, text=document.text)
 
 
-def _validator(settings: Any) -> content.Validator:
-    def validate(session: Session, documents: dict[str, str]) -> None:
-        check_all(session, documents)
-        if settings.ops_rasa_validate and content_rasa.available():
-            content_rasa.validate(documents, timeout_seconds=settings.ops_rasa_validate_timeout_seconds)
-
-    return validate
+def _rasa_validate(body: DocumentIn, factory: Any, settings: Any) -> None:
+    """`rasa data validate` on the documents as they would be after the save, outside any write
+    transaction (it takes seconds; SQLite would hold its write lock meanwhile). The save itself re-checks
+    the base version, so a save that lands in between still makes this one stale."""
+    if not (settings.ops_rasa_validate and content_rasa.available()):
+        return
+    with refusals(), factory() as session:
+        content.check_editable(body.path)
+        documents = {path: document.text for path, document in content.all_documents(session).items()}
+    documents[body.path] = body.text
+    with refusals():
+        content_rasa.validate(documents, timeout_seconds=settings.ops_rasa_validate_timeout_seconds)
 
 
 @router.put("/document", response_model=VersionView)
 def save_document(body: DocumentIn, staff: OpsStaff, factory: SessionFactoryDep, settings: SettingsDep) -> VersionView:
     """Save a document's full text (the YAML editor): schema checks plus `rasa data validate`; 409 when stale."""
+    with refusals(), factory() as session:  # the quick checks first: a stale or broken save fails at once
+        current = content.read(session, body.path)
+        if current.version == body.base_version:
+            documents = {path: document.text for path, document in content.all_documents(session).items()}
+            documents[body.path] = body.text
+            check_all(session, documents)
+    _rasa_validate(body, factory, settings)
     return VersionView.of(
         _write(
             factory,
             lambda s: content.save(
-                s,
-                body.path,
-                body.text,
-                base_version=body.base_version,
-                author=staff.username,
-                summary=body.summary,
-                validate=_validator(settings),
+                s, body.path, body.text, base_version=body.base_version, author=staff.username, summary=body.summary
             ),
         )
     )

@@ -38,12 +38,17 @@ def rewrite(text: str, change: Callable[[Any], None]) -> str:
     """`text` with `change` applied to its round-trip parse (comments and layout kept)."""
     handler = _yaml()
     data = handler.load(text or _EMPTY_NLU)
-    if data.get("nlu") is None:
-        data["nlu"] = []
     change(data)
     out = io.StringIO()
     handler.dump(data, out)
     return out.getvalue()
+
+
+def _nlu(data: Any) -> Any:
+    """The `nlu:` list of a parsed NLU document (created when missing or empty)."""
+    if data.get("nlu") is None:
+        data["nlu"] = []
+    return data["nlu"]
 
 
 def example_block(examples: list[str]) -> LiteralScalarString:
@@ -119,14 +124,14 @@ def add_example(session: Session, intent: str, text: str, *, author: str) -> Ver
     target = next((block.path for block in intent_blocks(documents) if block.intent == intent), OPS_NLU_PATH)
 
     def change(data: Any) -> None:
-        for item in data["nlu"]:
+        for item in _nlu(data):
             if isinstance(item, dict) and item.get("intent") == intent:
                 item["examples"] = example_block([*parse_examples(item.get("examples")), text])
                 return
         block = CommentedMap()
         block["intent"] = intent
         block["examples"] = example_block([text])
-        data["nlu"].append(block)
+        _nlu(data).append(block)
 
     return content.edit(
         session, target, lambda old: rewrite(old, change), author=author, summary=f"add example to {intent}: {text}"
@@ -144,7 +149,7 @@ def _remove(session: Session, intent: str, text: str, *, author: str, summary: s
         raise ContentNotFoundError("example_not_found", intent=intent, text=text)
 
     def change(data: Any) -> None:
-        for item in data["nlu"]:
+        for item in _nlu(data):
             if isinstance(item, dict) and item.get("intent") == intent:
                 examples = parse_examples(item.get("examples"))
                 kept = [example for example in examples if plain_example(example) != key]
@@ -177,7 +182,7 @@ def edit_example(session: Session, intent: str, old: str, new: str, *, author: s
         raise ContentNotFoundError("example_not_found", intent=intent, text=old)
 
     def change(data: Any) -> None:
-        for item in data["nlu"]:
+        for item in _nlu(data):
             if isinstance(item, dict) and item.get("intent") == intent:
                 examples = parse_examples(item.get("examples"))
                 if any(plain_example(example) == key for example in examples):
@@ -240,14 +245,14 @@ def set_table(session: Session, kind: str, name: str, entries: list[str], *, aut
     target = next((table.path for table in existing if table.name == name), OPS_NLU_PATH)
 
     def change(data: Any) -> None:
-        for item in data["nlu"]:
+        for item in _nlu(data):
             if isinstance(item, dict) and str(item.get(kind)) == name:
                 item["examples"] = example_block(cleaned)
                 return
         block = CommentedMap()
         block[kind] = name
         block["examples"] = example_block(cleaned)
-        data["nlu"].append(block)
+        _nlu(data).append(block)
 
     return content.edit(
         session, target, lambda text: rewrite(text, change), author=author, summary=f"set {kind} {name}"

@@ -20,7 +20,7 @@ RASA_BIN = PROJECT_ROOT / ".venvs" / "rasa" / "bin" / "rasa"
 # Copied as they are: what `rasa data validate` reads besides the editable documents.
 _STATIC_INPUTS = ("config.yml", "data", "domain.yml")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_PROBLEM = re.compile(r"(UserWarning|ERROR|Error|error|InvalidDomain|YamlValidationException)")
+_PROBLEM = re.compile(r"\b(ERROR|WARNING)\s+rasa\.|Exception|Error:")
 
 
 def export(documents: dict[str, str], target: Path, root: Path = PROJECT_ROOT) -> None:
@@ -63,6 +63,20 @@ def validate(documents: dict[str, str], *, timeout_seconds: float = 120.0) -> No
             ) from error
     if result.returncode == 0:
         return
-    lines = [_ANSI.sub("", line).strip() for line in (result.stdout + "\n" + result.stderr).splitlines()]
-    problems = [line for line in lines if _PROBLEM.search(line) and "DeprecationWarning" not in line]
-    raise InvalidContentError("rasa_validate_failed", problem=" | ".join(problems[-3:]) or f"exit {result.returncode}")
+    raise InvalidContentError("rasa_validate_failed", problem=problems(result.stdout + "\n" + result.stderr))
+
+
+def problems(output: str) -> str:
+    """Rasa's error and warning log lines with their indented continuation lines, on one line."""
+    found: list[str] = []
+    keep = False
+    for raw in output.splitlines():
+        line = _ANSI.sub("", raw).rstrip()
+        if _PROBLEM.search(line):
+            found.append(re.sub(r"^.*?\b(ERROR|WARNING)\s+", "", line).strip())
+            keep = True
+        elif keep and raw.startswith("  ") and line.strip():
+            found[-1] += " " + line.strip()
+        else:
+            keep = False
+    return " | ".join(found[-3:]) or "rasa data validate failed"
