@@ -92,6 +92,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(agent.console_router)
     app.include_router(ops_content.router)
+    app.include_router(ops_content.pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
@@ -571,3 +571,31 @@ def save_test_story(
             lambda s: content_review.save_test_story(s, events, conversation_id, name=body.name, author=staff.username),
         )
     )
+
+
+# ---- the console's pages (plain HTML + JS modules in api/static/ops/) -----------------------------------
+
+OPS_STATIC = Path(__file__).resolve().parent.parent / "static" / "ops"
+# URL under /ops → page file. /ops/training and /ops/analytics are served by their own routers.
+OPS_PAGES = {
+    "/ops": "index.html",
+    "/ops/intents": "intents.html",
+    "/ops/faq": "faq.html",
+    "/ops/wording": "wording.html",
+    "/ops/tables": "tables.html",
+    "/ops/documents": "documents.html",
+    "/ops/review": "review.html",
+}
+pages_router = APIRouter(include_in_schema=False)
+
+
+def _page_route(file_name: str) -> Callable[[], Response]:
+    def page() -> Response:
+        # The page itself is public (it holds no data); it asks for a staff token before any API call.
+        return Response((OPS_STATIC / file_name).read_bytes(), media_type="text/html; charset=utf-8")
+
+    return page
+
+
+for _url, _file in OPS_PAGES.items():
+    pages_router.add_api_route(_url, _page_route(_file), methods=["GET"])

@@ -1,0 +1,34 @@
+import { api, attempt, el, start } from "/static/ops/ops.js";
+
+const URLS = { synonym: "/api/ops/synonyms", lookup: "/api/ops/lookups" };
+
+function tableEditor(kind, table) {
+  const editor = el("textarea", { value: table.entries.join("\n"), "aria-label": table.name });
+  const save = el("button", { type: "button", className: "primary" }, "保存");
+  save.addEventListener("click", async () => {
+    const entries = editor.value.split("\n").map((line) => line.trim()).filter(Boolean);
+    const done = await attempt(() => api("PUT", `${URLS[kind]}/${encodeURIComponent(table.name)}`, { entries }), `「${table.name}」已保存`);
+    if (done) await load();
+  });
+  return el("div", { className: "panel", dataset: { table: table.name } },
+    el("strong", {}, table.name), el("span", { className: "muted" }, ` ${table.entries.length} 个词 · ${table.path}`), editor, save);
+}
+
+async function load() {
+  for (const kind of ["synonym", "lookup"]) {
+    const tables = (await api("GET", URLS[kind])).items;
+    document.getElementById(kind + "s").replaceChildren(el("div", { className: "cards" }, ...tables.map((t) => tableEditor(kind, t))));
+  }
+}
+
+start(async () => {
+  document.getElementById("new-table").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const kind = document.getElementById("new-kind").value;
+    const name = document.getElementById("new-name").value.trim();
+    const entries = document.getElementById("new-entries").value.split(/[,，]/).map((s) => s.trim()).filter(Boolean);
+    const done = await attempt(() => api("PUT", `${URLS[kind]}/${encodeURIComponent(name)}`, { entries }), `「${name}」已保存`);
+    if (done) await load();
+  });
+  await load();
+});
