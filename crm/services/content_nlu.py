@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from crm.services import content
 from crm.services.content import ContentNotFoundError, InvalidContentError, VersionOut
-from crm.services.content_checks import NLU_PREFIX, domain_facts, intent_blocks, parse_examples, plain_example
+from crm.services.content_checks import (
+    FAQ_INTENT,
+    NLU_PREFIX,
+    domain_facts,
+    intent_blocks,
+    parse_examples,
+    plain_example,
+)
 
 # Where examples of an intent that has none yet, new synonyms and new lookup tables go.
 OPS_NLU_PATH = "data/nlu/ops.yml"
@@ -78,6 +85,8 @@ def list_intents(session: Session) -> list[IntentOut]:
     examples: dict[str, list[str]] = {name: [] for name in sorted(domain_facts(documents).intents)}
     for block in intent_blocks(documents):
         examples.setdefault(block.intent, []).extend(block.examples)
+    if any(name.startswith(FAQ_INTENT + "/") for name in examples) and not examples.get(FAQ_INTENT):
+        examples.pop(FAQ_INTENT, None)  # listed through its keys
     return [IntentOut(name, found) for name, found in sorted(examples.items())]
 
 
@@ -107,7 +116,8 @@ def _owner(documents: dict[str, str], example: str) -> tuple[str, str] | None:
 
 
 def _check_intent(documents: dict[str, str], intent: str) -> None:
-    if not domain_facts(documents).knows_intent(intent) or intent.endswith("/"):
+    # A retrieval intent's examples belong to one of its keys (faq/<key>), never to the bare name.
+    if not domain_facts(documents).knows_intent(intent) or intent.endswith("/") or intent == FAQ_INTENT:
         raise ContentNotFoundError("unknown_intent", intent=intent)
 
 
