@@ -207,6 +207,18 @@ def list_lookups(staff: OpsStaff, factory: SessionFactoryDep) -> TablesOut:
     return _tables("lookup", factory)
 
 
+class CrmVocabularyOut(BaseModel):
+    store: list[str]
+    service: list[str]
+
+
+@router.get("/lookups/crm", response_model=CrmVocabularyOut)
+def crm_vocabulary(staff: OpsStaff, factory: SessionFactoryDep) -> CrmVocabularyOut:
+    """Store and service names in the CRM that no lookup table lists yet."""
+    with refusals(), factory() as session:
+        return CrmVocabularyOut(**content_nlu.crm_vocabulary(session))
+
+
 @router.put("/lookups/{name}", response_model=VersionView)
 def set_lookup(name: str, body: TableIn, staff: OpsStaff, factory: SessionFactoryDep) -> VersionView:
     """Replace (or create) a lookup table's entries."""

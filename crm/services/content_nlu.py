@@ -15,8 +15,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import LiteralScalarString
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm.models import Service, Store
 from crm.services import content
 from crm.services.content import ContentNotFoundError, InvalidContentError, VersionOut
 from crm.services.content_checks import (
@@ -267,3 +269,13 @@ def set_table(session: Session, kind: str, name: str, entries: list[str], *, aut
     return content.edit(
         session, target, lambda text: rewrite(text, change), author=author, summary=f"set {kind} {name}"
     )
+
+
+def crm_vocabulary(session: Session) -> dict[str, list[str]]:
+    """Store and service names from the CRM that no lookup table lists yet (to add them with one click)."""
+    listed = {plain_example(entry) for table in list_tables(session, "lookup") for entry in table.entries}
+    names = {
+        "store": session.scalars(select(Store.name).distinct().order_by(Store.name)).all(),
+        "service": session.scalars(select(Service.name).distinct().order_by(Service.name)).all(),
+    }
+    return {kind: [name for name in found if plain_example(name) not in listed] for kind, found in names.items()}

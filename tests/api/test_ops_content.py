@@ -337,10 +337,21 @@ def test_synonyms_and_lookups(ops: Ops) -> None:
     assert_refusal(ops.put("/api/ops/synonyms/car_care", {"entries": [taken]}), 422, "duplicate_synonym", "hotel")
 
     lookups = {item["name"]: item for item in ops.get("/api/ops/lookups").json()["items"]}
-    entries = [*lookups["service"]["entries"], "镀晶"]
+    entries = [*lookups["service"]["entries"], "漆面修复"]
     assert ops.put("/api/ops/lookups/service", {"entries": entries}).status_code == 200
     lookups = {item["name"]: item for item in ops.get("/api/ops/lookups").json()["items"]}
-    assert "镀晶" in lookups["service"]["entries"]
+    assert "漆面修复" in lookups["service"]["entries"]
+
+
+def test_crm_store_and_service_names_missing_from_the_lookups(ops: Ops) -> None:
+    missing = ops.get("/api/ops/lookups/crm").json()
+    assert missing["store"], "the seeded stores are in no lookup table yet"
+    response = ops.put("/api/ops/lookups/store", {"entries": missing["store"]})
+    assert response.status_code == 200, response.text
+    assert response.json()["path"] == "data/nlu/ops.yml"
+    assert ops.get("/api/ops/lookups/crm").json()["store"] == []
+    lookups = {item["name"]: item for item in ops.get("/api/ops/lookups").json()["items"]}
+    assert lookups["store"]["entries"] == missing["store"]
 
 
 # ---- FAQ ----------------------------------------------------------------------------------------------

@@ -14,11 +14,32 @@ function tableEditor(kind, table) {
     el("strong", {}, table.name), el("span", { className: "muted" }, ` ${table.entries.length} 个词 · ${table.path}`), editor, save);
 }
 
+async function addToLookup(lookup, names) {
+  const tables = (await api("GET", URLS.lookup)).items;
+  const existing = (tables.find((t) => t.name === lookup) || { entries: [] }).entries;
+  const entries = [...existing, ...names];
+  const done = await attempt(() => api("PUT", `${URLS.lookup}/${encodeURIComponent(lookup)}`, { entries }), `已加入词表「${lookup}」`);
+  if (done) await load();
+}
+
+async function renderCrmNames() {
+  const names = await api("GET", "/api/ops/lookups/crm");
+  const rows = [];
+  for (const [kind, label] of [["store", "门店"], ["service", "服务"]]) {
+    if (!names[kind].length) continue;
+    rows.push(el("div", { className: "row", dataset: { crm: kind } },
+      el("strong", {}, label + "："), el("span", {}, names[kind].join("、")),
+      el("button", { type: "button", onclick: () => addToLookup(kind, names[kind]) }, `全部加入词表「${kind}」`)));
+  }
+  document.getElementById("crm-names").replaceChildren(...(rows.length ? rows : [el("span", { className: "muted" }, "CRM 里的名称都已在词表中")]));
+}
+
 async function load() {
   for (const kind of ["synonym", "lookup"]) {
     const tables = (await api("GET", URLS[kind])).items;
     document.getElementById(kind + "s").replaceChildren(el("div", { className: "cards" }, ...tables.map((t) => tableEditor(kind, t))));
   }
+  await renderCrmNames();
 }
 
 start(async () => {
