@@ -89,17 +89,19 @@ class IntentsOut(BaseModel):
     items: list[IntentView]
 
 
+# Example texts are checked by the service (blank, multi-line, too long), so that every refusal of an
+# example has the exact shape {"detail": {"code", "message"}}.
 class ExampleIn(BaseModel):
-    text: str = Field(min_length=1, max_length=500)
+    text: str
 
 
 class ExampleEditIn(BaseModel):
-    example: str = Field(min_length=1, max_length=500, description="the example as it is now")
-    text: str = Field(min_length=1, max_length=500, description="the new wording")
+    example: str = Field(description="the example as it is now")
+    text: str = Field(description="the new wording")
 
 
 class ExampleMoveIn(BaseModel):
-    text: str = Field(min_length=1, max_length=500)
+    text: str
     to: str = Field(min_length=1, max_length=128, description="the intent to move it to")
 
 

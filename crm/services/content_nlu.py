@@ -102,10 +102,15 @@ def search(session: Session, query: str) -> list[ExampleHit]:
     ]
 
 
+MAX_EXAMPLE_CHARS = 500
+
+
 def _clean(text: str) -> str:
     text = text.strip()
     if not text or "\n" in text or "\r" in text:
         raise InvalidContentError("empty_example")
+    if len(text) > MAX_EXAMPLE_CHARS:
+        raise InvalidContentError("example_too_long", limit=MAX_EXAMPLE_CHARS, length=len(text))
     return text
 
 
