@@ -3,97 +3,28 @@ SQL tracker store), labelling a message as a versioned training change, saving a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.main import create_app
 from core.settings import Settings
-from crm.models import Conversation, CsatResponse, Customer, Message
 from crm.services import content
 from crm.services.accounts import DEMO_PASSWORD
 from crm.services.content_review import REVIEWED_STORIES_PATH
-
-DAY = datetime(2026, 11, 20, 3, 0, tzinfo=timezone.utc)  # 11:00 in Shanghai
-
-
-def _events_table(path: Path) -> str:
-    url = f"sqlite:///{path}"
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255) NOT NULL, type_name VARCHAR(255)"
-                " NOT NULL, timestamp FLOAT, intent_name VARCHAR(255), action_name VARCHAR(255), data TEXT)"
-            )
-        )
-    engine.dispose()
-    return url
-
-
-def _track(url: str, sender: str, turns: list[tuple[str, str, str | None]]) -> None:
-    """(kind, name, text) rows as Rasa's SQLTrackerStore writes them."""
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        for kind, name, said in turns:
-            if kind == "user":
-                data = {"event": "user", "text": said, "parse_data": {"intent": {"name": name, "confidence": 0.41}}}
-                row = {"s": sender, "t": "user", "i": name, "a": None, "d": json.dumps(data, ensure_ascii=False)}
-            else:
-                row = {"s": sender, "t": "action", "i": None, "a": name, "d": json.dumps({"name": name})}
-            connection.execute(
-                text(
-                    "INSERT INTO events (sender_id, type_name, intent_name, action_name, data) VALUES (:s,:t,:i,:a,:d)"
-                ),
-                row,
-            )
-    engine.dispose()
-
-
-def _conversation(factory: sessionmaker[Session], sender: str, texts: list[tuple[str, str]], **extra: object) -> int:
-    with factory.begin() as session:
-        customer = session.query(Customer).filter(Customer.web_user_id.is_not(None)).order_by(Customer.id).first()
-        assert customer is not None
-        conversation = Conversation(
-            channel="web",
-            channel_user_id=sender,
-            customer_id=customer.id,
-            rasa_sender_id=sender,
-            started_at=DAY,
-            status="closed",
-            closed_at=DAY,
-            close_reason="idle",
-        )
-        session.add(conversation)
-        session.flush()
-        for who, said in texts:
-            session.add(
-                Message(
-                    conversation_id=conversation.id,
-                    direction="in" if who == "customer" else "out",
-                    sender=who,
-                    text=said,
-                    created_at=DAY,
-                )
-            )
-        if "csat" in extra:
-            session.add(CsatResponse(conversation_id=conversation.id, customer_id=customer.id, score=extra["csat"]))
-        return conversation.id
+from tests.fakes.review_data import add_conversation, events_table, track
 
 
 @pytest.fixture
 def review(
     seeded_sessionmaker: sessionmaker[Session], tmp_path: Path
 ) -> Iterator[tuple[TestClient, dict[str, str], str]]:
-    tracker = _events_table(tmp_path / "tracker.db")
+    tracker = events_table(tmp_path / "tracker.db")
     settings = Settings(rasa_url="http://rasa.internal:5005", ops_rasa_validate=False, tracker_database_url=tracker)
     app = create_app(seeded_sessionmaker, settings, httpx.MockTransport(lambda request: httpx.Response(200, json=[])))
     with TestClient(app) as client:
@@ -105,14 +36,14 @@ def test_review_filters_opens_labels_and_saves_a_test_story(
     review: tuple[TestClient, dict[str, str], str], seeded_sessionmaker: sessionmaker[Session]
 ) -> None:
     client, headers, tracker = review
-    wrong = _conversation(
+    wrong = add_conversation(
         seeded_sessionmaker,
         "web:review-1:a",
         [("customer", "车子漆面有划痕能补吗"), ("bot", "抱歉，我没太明白"), ("customer", "谢谢啦")],
         csat=1,
     )
-    fine = _conversation(seeded_sessionmaker, "web:review-2:b", [("customer", "你好")], csat=5)
-    _track(
+    fine = add_conversation(seeded_sessionmaker, "web:review-2:b", [("customer", "你好")], csat=5)
+    track(
         tracker,
         "web:review-1:a",
         [
@@ -124,7 +55,7 @@ def test_review_filters_opens_labels_and_saves_a_test_story(
             ("action", "utter_thank", None),
         ],
     )
-    _track(tracker, "web:review-2:b", [("user", "greet", "你好"), ("action", "action_greet", None)])
+    track(tracker, "web:review-2:b", [("user", "greet", "你好"), ("action", "action_greet", None)])
 
     def ids(**params: object) -> list[int]:
         response = client.get("/api/ops/conversations", params=params, headers=headers)
@@ -187,7 +118,7 @@ def test_review_without_a_tracker_store_still_lists_transcripts(seeded_sessionma
     settings = Settings(
         rasa_url="http://rasa.internal:5005", tracker_database_url="sqlite:////nonexistent/dir/tracker.db"
     )
-    conversation = _conversation(seeded_sessionmaker, "web:review-3:c", [("customer", "在吗")])
+    conversation = add_conversation(seeded_sessionmaker, "web:review-3:c", [("customer", "在吗")])
     app = create_app(seeded_sessionmaker, settings, httpx.MockTransport(lambda request: httpx.Response(200, json=[])))
     with TestClient(app) as client:
         token = client.post("/api/auth/login", json={"username": "supervisor", "password": DEMO_PASSWORD}).json()

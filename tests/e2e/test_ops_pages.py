@@ -22,6 +22,7 @@ from core.settings import Settings
 from crm.services import content
 from crm.services.accounts import DEMO_PASSWORD
 from tests.e2e.test_chat_page import CHROMIUM, CHROMIUM_ARGS
+from tests.fakes.review_data import add_conversation, events_table, track
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +44,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def api_url(seeded_sessionmaker: sessionmaker[Session]) -> Iterator[str]:
+def tracker_url(tmp_path: Path) -> str:
+    """An empty tracker store (Rasa's `events` table) for the review page."""
+    return events_table(tmp_path / "tracker.db")
+
+
+@pytest.fixture
+def api_url(seeded_sessionmaker: sessionmaker[Session], tracker_url: str) -> Iterator[str]:
     """The API app served by uvicorn in a thread, on the test's own seeded database."""
-    settings = Settings(rasa_url="http://127.0.0.1:9", ops_rasa_validate=False)
+    settings = Settings(rasa_url="http://127.0.0.1:9", ops_rasa_validate=False, tracker_database_url=tracker_url)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(seeded_sessionmaker, settings), host="127.0.0.1", port=port, log_level="warning")
@@ -138,3 +145,29 @@ def test_faq_answer_and_document_versions_on_the_pages(page: Page) -> None:
     page.locator("#versions tr[data-number='0'] button", has_text="恢复此版本").click()
     expect(page.locator("#version")).to_contain_text("第 2 版")
     expect(page.locator("#editor")).not_to_have_value(re.compile("多谢小悦帮忙"))
+
+
+def test_review_page_labels_a_misunderstood_message(
+    page: Page, seeded_sessionmaker: sessionmaker[Session], tracker_url: str
+) -> None:
+    conversation = add_conversation(
+        seeded_sessionmaker, "web:page-review:a", [("customer", "座椅能不能单独洗一下"), ("bot", "抱歉，我没太明白")]
+    )
+    track(
+        tracker_url,
+        "web:page-review:a",
+        [("user", "nlu_fallback", "座椅能不能单独洗一下"), ("action", "action_route_unclaimed", None)],
+    )
+    page.goto("/ops/review")
+    page.check("#f-fallback")
+    page.click("#filters button[type='submit']")
+    item = page.locator(f"#conversations li[data-id='{conversation}']")
+    expect(item).to_contain_text("兜底")
+    item.click()
+    row = page.locator("#conversation tr.msg-customer").first
+    expect(row).to_contain_text("nlu_fallback")
+    row.locator("select").select_option("book")
+    expect(page.locator("#notice")).to_contain_text("已标注为 book")
+    expect(page.locator("#conversation tr.msg-customer").first).to_contain_text("已标注 book")
+    with seeded_sessionmaker() as session:
+        assert "座椅能不能单独洗一下" in "".join(content.current_overrides(session).values())
