@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -97,11 +98,14 @@ class VersionOut:
     diff: str
 
 
+_PATH_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 def is_editable(path: str) -> bool:
-    return (
-        ".." not in Path(path).parts
-        and not path.startswith("/")
-        and any(fnmatch.fnmatchcase(path, pattern) for pattern in EDITABLE_PATTERNS)
+    """A relative path of plain names matching one of EDITABLE_PATTERNS part for part (no sub-folders)."""
+    parts = path.split("/")
+    return all(_PATH_PART.fullmatch(part) for part in parts) and any(
+        len(parts) == len(pattern.split("/")) and fnmatch.fnmatchcase(path, pattern) for pattern in EDITABLE_PATTERNS
     )
 
 
@@ -254,7 +258,7 @@ class ContentConflictError(ContentError):
     """Another save of the same document landed between our read and our write."""
 
     def __init__(self, path: str) -> None:
-        ContentError.__init__(self, "stale_version", path=path, base="?", current="?", author="?", at="?")
+        super().__init__("concurrent_save", path=path)
         self.current_version = -1
         self.changes = ""
 

@@ -68,10 +68,27 @@ def update_entry(
         entry.confidence_threshold = threshold
     if question is not None and question.strip():
         entry.question_zh = question.strip()
+    if active is False and entry.active:
+        _refuse_leaving_examples_without_answer(session, entry)
     if active is not None:
         entry.active = active
     session.flush()
     return _out(entry)
+
+
+def _refuse_leaving_examples_without_answer(session: Session, entry: FaqEntry) -> None:
+    """Deactivating the last active answer of a key whose questions are still NLU examples would leave the
+    bot predicting a key it cannot answer (the same rule as adding examples to a key without an answer)."""
+    others = session.scalars(
+        select(FaqEntry.id).where(FaqEntry.key == entry.key, FaqEntry.active.is_(True), FaqEntry.id != entry.id)
+    ).first()
+    if others is not None:
+        return
+    from crm.services import content_nlu  # content_nlu → content_checks → faq; imported late to keep this small
+
+    examples = next((i.examples for i in content_nlu.list_intents(session) if i.name == f"faq/{entry.key}"), [])
+    if examples:
+        raise InvalidContentError("faq_last_answer", key=entry.key, count=len(examples))
 
 
 def create_entry(session: Session, *, key: str, question: str, answer: str, threshold: float = 0.6) -> FaqEntryOut:

@@ -455,3 +455,10 @@ def test_full_text_save_runs_rasa_data_validate(seeded_sessionmaker: sessionmake
 CONFLICTING_STORY = (
     "\n  - story: says goodbye to a greeting\n    steps:\n      - intent: greet\n      - action: utter_goodbye\n"
 )
+
+
+def test_the_last_answer_of_a_key_with_examples_cannot_be_deactivated(ops: Ops) -> None:
+    entries = [e for e in ops.get("/api/ops/faq").json()["items"] if e["key"] == "parking"]
+    for entry in entries[1:]:
+        assert ops.patch(f"/api/ops/faq/{entry['id']}", {"active": False}).status_code == 200
+    assert_refusal(ops.patch(f"/api/ops/faq/{entries[0]['id']}", {"active": False}), 422, "faq_last_answer", "parking")

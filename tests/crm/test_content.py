@@ -158,3 +158,11 @@ def test_wording_variables_must_be_known(seeded_session: Session) -> None:
         content_checks.check_all(seeded_session, documents)
     assert raised.value.code == "unknown_variable"
     assert "favourite_colour" in raised.value.message and "utter_goodbye" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "path", ["data/nlu/sub/x.yml", "data/nlu/.hidden.yml", "data\\nlu\\x.yml", "data/nlu/a b.yml", "domain.yml/x"]
+)
+def test_only_plain_names_directly_in_the_training_folders_are_editable(path: str) -> None:
+    assert not content.is_editable(path)
+    assert content.is_editable("data/nlu/ops.yml") and content.is_editable("tests/stories/test_reviewed.yml")
