@@ -450,6 +450,11 @@ def test_full_text_save_runs_rasa_data_validate(seeded_sessionmaker: sessionmake
         response = ops.put("/api/ops/document", {"path": STORIES, "text": text, "base_version": 0})
         assert_refusal(response, 422, "rasa_validate_failed", "conflict", "greet")
         assert ops.version_count() == 0
+        # A story that agrees with the rules passes Rasa's validator on the exported copy and is stored.
+        text = ops.document(STORIES)["text"] + AGREEING_STORY
+        response = ops.put("/api/ops/document", {"path": STORIES, "text": text, "base_version": 0})
+        assert response.status_code == 200, response.text
+        assert ops.document(STORIES)["version"] == 1
 
 
 CONFLICTING_STORY = (
@@ -462,3 +467,9 @@ def test_the_last_answer_of_a_key_with_examples_cannot_be_deactivated(ops: Ops) 
     for entry in entries[1:]:
         assert ops.patch(f"/api/ops/faq/{entry['id']}", {"active": False}).status_code == 200
     assert_refusal(ops.patch(f"/api/ops/faq/{entries[0]['id']}", {"active": False}), 422, "faq_last_answer", "parking")
+
+
+AGREEING_STORY = (
+    "\n  - story: greets, then thanks\n    steps:\n      - intent: greet\n      - action: action_greet\n"
+    "      - intent: thank\n      - action: utter_thank\n"
+)
