@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import Engine, Float, Integer, String, Text, column, select, table
+from sqlalchemy import Engine, Float, Integer, String, Text, column, func, select, table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -159,9 +159,7 @@ def list_conversations(
             continue
         if filters.fallback is not None and fallback is not filters.fallback:
             continue
-        messages = session.scalars(
-            select(Message.text).where(Message.conversation_id == conversation.id).order_by(Message.id)
-        ).all()
+        count = session.scalar(select(func.count(Message.id)).where(Message.conversation_id == conversation.id))
         first = session.scalar(
             select(Message.text)
             .where(Message.conversation_id == conversation.id, Message.sender == "customer")
@@ -175,7 +173,7 @@ def list_conversations(
                 tier,
                 conversation.status,
                 conversation.started_at,
-                len(messages),
+                count or 0,
                 first,
                 intents,
                 fallback,
