@@ -25,13 +25,7 @@ from api.auth import SessionFactoryDep, Staff, require_roles
 from api.deps import SettingsDep
 from crm.db import make_engine
 from crm.services import content, content_faq, content_nlu, content_rasa, content_review, content_wording
-from crm.services.content import (
-    ContentConflictError,
-    ContentError,
-    ContentNotFoundError,
-    StaleVersionError,
-    VersionOut,
-)
+from crm.services.content import ConflictError, ContentError, ContentNotFoundError, VersionOut
 from crm.services.content_checks import DOMAIN_PATH, check_all
 
 router = APIRouter(prefix="/api/ops", tags=["ops console: editing"])
@@ -44,7 +38,7 @@ def refusals() -> Iterator[None]:
     """Map the content service's refusals to HTTP errors with `{"code", "message"}`."""
     try:
         yield
-    except (StaleVersionError, ContentConflictError) as error:
+    except ConflictError as error:
         detail: dict[str, Any] = {
             "code": error.code,
             "message": error.message,
@@ -253,6 +247,9 @@ class FaqEntryPatch(BaseModel):
     threshold: float | None = Field(default=None, ge=0, le=1)
     question: str | None = Field(default=None, max_length=200)
     active: bool | None = None
+    # What the editor showed; a row changed since then is refused with 409 instead of overwritten.
+    expected_answer: str | None = Field(default=None, max_length=2000)
+    expected_threshold: float | None = Field(default=None, ge=0, le=1)
 
 
 class FaqEntryIn(BaseModel):

@@ -69,7 +69,14 @@ class ContentNotFoundError(ContentError):
     """A document version, intent, example, response… that does not exist."""
 
 
-class StaleVersionError(ContentError):
+class ConflictError(ContentError):
+    """Someone else changed the thing being saved since the caller read it: `changes` says what."""
+
+    current_version: int = -1
+    changes: str = ""
+
+
+class StaleVersionError(ConflictError):
     """The save was made from an older version than the current one."""
 
     def __init__(self, document: Document, base: int, changes: str, author: str, at: str) -> None:
@@ -254,13 +261,11 @@ def save(
     return _out(row)
 
 
-class ContentConflictError(ContentError):
+class ContentConflictError(ConflictError):
     """Another save of the same document landed between our read and our write."""
 
     def __init__(self, path: str) -> None:
         super().__init__("concurrent_save", path=path)
-        self.current_version = -1
-        self.changes = ""
 
 
 def _raise_stale(session: Session, current: Document, base_version: int) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from crm.models import FaqEntry
-from crm.services.content import ContentNotFoundError, InvalidContentError
+from crm.services.content import ConflictError, ContentNotFoundError, InvalidContentError
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,14 @@ def _out(entry: FaqEntry) -> FaqEntryOut:
     )
 
 
+class FaqChangedError(ConflictError):
+    """The answer or threshold changed since the editor loaded it (another ops user saved)."""
+
+    def __init__(self, entry: FaqEntry) -> None:
+        super().__init__("faq_changed", key=entry.key)
+        self.changes = f"answer: {entry.answer_zh}\nthreshold: {entry.confidence_threshold}"
+
+
 def list_entries(session: Session) -> list[FaqEntryOut]:
     rows = session.scalars(select(FaqEntry).options(joinedload(FaqEntry.store)).order_by(FaqEntry.key, FaqEntry.id))
     return [_out(row) for row in rows]
@@ -57,11 +65,20 @@ def update_entry(
     threshold: float | None = None,
     question: str | None = None,
     active: bool | None = None,
+    expected_answer: str | None = None,
+    expected_threshold: float | None = None,
 ) -> FaqEntryOut:
+    """Change an answer; `expected_*` are what the editor showed: when the row no longer has them, another
+    user saved in between and the change is refused (FaqChangedError) instead of overwriting theirs."""
     _check(answer, threshold)
-    entry = session.get(FaqEntry, entry_id)
+    # Locked for the rest of the transaction, so the compare-and-set below cannot interleave.
+    entry = session.get(FaqEntry, entry_id, with_for_update=True)
     if entry is None:
         raise ContentNotFoundError("faq_not_found", id=entry_id)
+    if (expected_answer is not None and expected_answer != entry.answer_zh) or (
+        expected_threshold is not None and abs(expected_threshold - entry.confidence_threshold) > 1e-9
+    ):
+        raise FaqChangedError(entry)
     if answer is not None:
         entry.answer_zh = answer.strip()
     if threshold is not None:

@@ -473,3 +473,17 @@ AGREEING_STORY = (
     "\n  - story: greets, then thanks\n    steps:\n      - intent: greet\n      - action: action_greet\n"
     "      - intent: thank\n      - action: utter_thank\n"
 )
+
+
+def test_two_ops_users_saving_one_faq_answer_do_not_overwrite_each_other(ops: Ops) -> None:
+    entry = ops.get("/api/ops/faq").json()["items"][0]
+    seen = {"expected_answer": entry["answer"], "expected_threshold": entry["threshold"]}
+    first = ops.patch(f"/api/ops/faq/{entry['id']}", {"answer": "第一位运营的答案", **seen})
+    assert first.status_code == 200, first.text
+    second = ops.patch(f"/api/ops/faq/{entry['id']}", {"answer": "第二位运营的答案", **seen})
+    assert second.status_code == 409, second.text
+    detail = second.json()["detail"]
+    assert detail["code"] == "faq_changed"
+    assert "第一位运营的答案" in detail["changes"]
+    current = next(e for e in ops.get("/api/ops/faq").json()["items"] if e["id"] == entry["id"])
+    assert current["answer"] == "第一位运营的答案"

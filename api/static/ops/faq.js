@@ -15,7 +15,16 @@ async function load() {
       const save = el("button", { type: "button", className: "primary" }, "保存");
       save.addEventListener("click", async () => {
         await attempt(
-          () => api("PATCH", `/api/ops/faq/${entry.id}`, { answer: answer.value, threshold: Number(threshold.value) }),
+          async () => {
+            const saved = await api("PATCH", `/api/ops/faq/${entry.id}`, {
+              answer: answer.value,
+              threshold: Number(threshold.value),
+              expected_answer: entry.answer,
+              expected_threshold: entry.threshold,
+            });
+            entry.answer = saved.answer;
+            entry.threshold = saved.threshold;
+          },
           `「${entry.key}」已保存，下一条消息起生效`,
         );
       });
