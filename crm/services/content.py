@@ -236,7 +236,7 @@ def save(
     current = read(session, path)
     text = _normalise(text)
     if base_version != current.version:
-        _raise_stale(session, current, base_version)
+        raise_stale(session, current, base_version)
     if validate is None:
         from crm.services.content_checks import check_all  # the checks import this module
 
@@ -268,7 +268,7 @@ class ContentConflictError(ConflictError):
         super().__init__("concurrent_save", path=path)
 
 
-def _raise_stale(session: Session, current: Document, base_version: int) -> None:
+def raise_stale(session: Session, current: Document, base_version: int) -> None:
     try:
         base_text = version_text(session, current.path, base_version)
     except ContentNotFoundError:
@@ -303,5 +303,5 @@ def edit(
     another user saved is overwritten); with it, a stale base is refused like a full-text save."""
     current = read(session, path)
     if base_version is not None and base_version != current.version:
-        _raise_stale(session, current, base_version)
+        raise_stale(session, current, base_version)
     return save(session, path, change(current.text), base_version=current.version, author=author, summary=summary)

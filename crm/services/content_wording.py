@@ -48,6 +48,13 @@ def list_wording(session: Session) -> list[WordingOut]:
     return catalog
 
 
+def _variant_text(domain_text: str, name: str, index: int) -> str | None:
+    variants = domain_facts({DOMAIN_PATH: domain_text}).responses.get(name, [])
+    if not 0 <= index < len(variants) or not isinstance(variants[index], dict):
+        return None
+    return str(variants[index].get("text"))
+
+
 def set_wording(
     session: Session, name: str, index: int, text: str, *, author: str, base_version: int | None = None
 ) -> VersionOut:
@@ -65,6 +72,18 @@ def set_wording(
         raise InvalidContentError(
             "unknown_variable", response=name, variable=variable, known="、".join(sorted(known)) or "无"
         )
+
+    if base_version is not None:
+        current = content.read(session, DOMAIN_PATH)
+        if base_version != current.version:
+            # domain.yml changed since the editor loaded it; a conflict only if this very text changed.
+            try:
+                before = _variant_text(content.version_text(session, DOMAIN_PATH, base_version), name, index)
+            except ContentNotFoundError:
+                before = None
+            if before != _variant_text(current.text, name, index):
+                content.raise_stale(session, current, base_version)
+            base_version = None
 
     def change(data: Any) -> None:
         data["responses"][name][index]["text"] = DoubleQuotedScalarString(text)

@@ -487,3 +487,16 @@ def test_two_ops_users_saving_one_faq_answer_do_not_overwrite_each_other(ops: Op
     assert "第一位运营的答案" in detail["changes"]
     current = next(e for e in ops.get("/api/ops/faq").json()["items"] if e["id"] == entry["id"])
     assert current["answer"] == "第一位运营的答案"
+
+
+def test_wording_edits_of_different_texts_from_one_base_both_land(ops: Ops) -> None:
+    """domain.yml holds every text: a save is stale only when the text being edited changed meanwhile."""
+    first = ops.put("/api/ops/wording/utter_goodbye/0", {"text": "再见！", "base_version": 0})
+    assert first.status_code == 200, first.text
+    other = ops.put("/api/ops/wording/utter_thank/0", {"text": "不客气～", "base_version": 0})
+    assert other.status_code == 200, other.text
+    same = ops.put("/api/ops/wording/utter_goodbye/0", {"text": "拜拜！", "base_version": 0})
+    assert same.status_code == 409, same.text
+    assert '+    - text: "再见！"' in same.json()["detail"]["changes"]
+    texts = {item["name"]: item["texts"] for item in ops.get("/api/ops/wording").json()["items"]}
+    assert (texts["utter_goodbye"][0], texts["utter_thank"][0]) == ("再见！", "不客气～")
