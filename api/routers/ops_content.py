@@ -86,7 +86,7 @@ class IntentsOut(BaseModel):
 # Example texts are checked by the service (blank, multi-line, too long), so that every refusal of an
 # example has the exact shape {"detail": {"code", "message"}}.
 class ExampleIn(BaseModel):
-    text: str
+    text: str = ""
 
 
 class ExampleEditIn(BaseModel):

@@ -150,6 +150,7 @@ def test_example_already_under_the_same_intent_is_refused(ops: Ops) -> None:
 
 def test_blank_example_and_unknown_intent_are_refused(ops: Ops) -> None:
     assert_refusal(ops.post("/api/ops/intents/greet/examples", {"text": "  "}), 422, "empty_example")
+    assert_refusal(ops.post("/api/ops/intents/greet/examples", {}), 422, "empty_example")
     assert_refusal(ops.post("/api/ops/intents/greet/examples", {"text": "好\n你好"}), 422, "empty_example")
     assert_refusal(ops.post("/api/ops/intents/greet/examples", {"text": "好" * 501}), 422, "example_too_long", "501")
     assert_refusal(ops.post("/api/ops/intents/no_such_intent/examples", {"text": "随便"}), 404, "unknown_intent")
