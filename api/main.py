@@ -22,7 +22,7 @@ from api.hub.broker import make_broker
 from api.hub.conversation_hub import ConversationHub
 from api.hub.probe import RecentlyAlive, is_reachable
 from api.hub.rasa_client import RasaClient
-from api.routers import agent, health, ops_content
+from api.routers import agent, health, ops_content, ops_pages, ops_review
 from api.security import MAX_REQUEST_BYTES, BodySizeLimit, SecurityHeaders, ServiceToken
 from core.logging import install_pii_masking
 from core.settings import Settings, get_settings_or_exit
@@ -92,7 +92,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(agent.console_router)
     app.include_router(ops_content.router)
-    app.include_router(ops_content.pages_router)
+    app.include_router(ops_review.router)
+    app.include_router(ops_pages.pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

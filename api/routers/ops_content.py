@@ -11,20 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date, datetime
-from functools import lru_cache
-from pathlib import Path
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
 
 from api.auth import SessionFactoryDep, Staff, require_roles
 from api.deps import SettingsDep
-from crm.db import make_engine
-from crm.services import content, content_faq, content_nlu, content_rasa, content_review, content_wording
+from crm.services import content, content_faq, content_nlu, content_rasa, content_wording
 from crm.services.content import ConflictError, ContentError, ContentNotFoundError, VersionOut
 from crm.services.content_checks import DOMAIN_PATH, check_all
 
@@ -52,7 +48,7 @@ def refusals() -> Iterator[None]:
         raise HTTPException(status_code=422, detail={"code": error.code, "message": error.message}) from error
 
 
-def _write(factory: Any, work: Callable[[Session], T]) -> T:
+def write(factory: Any, work: Callable[[Session], T]) -> T:
     with refusals(), factory.begin() as session:
         return work(session)
 
@@ -132,14 +128,14 @@ def search_examples(staff: OpsStaff, factory: SessionFactoryDep, q: Annotated[st
 @router.post("/intents/{name:path}/examples", response_model=ExampleOut, status_code=201)
 def add_example(name: str, body: ExampleIn, staff: OpsStaff, factory: SessionFactoryDep) -> ExampleOut:
     """Add an example; 422 names the conflict (already under this or another intent), 404 for an unknown intent."""
-    version = _write(factory, lambda s: content_nlu.add_example(s, name, body.text, author=staff.username))
+    version = write(factory, lambda s: content_nlu.add_example(s, name, body.text, author=staff.username))
     return ExampleOut(intent=name, text=body.text.strip(), version=VersionView.of(version))
 
 
 @router.patch("/intents/{name:path}/examples", response_model=ExampleOut)
 def edit_example(name: str, body: ExampleEditIn, staff: OpsStaff, factory: SessionFactoryDep) -> ExampleOut:
     """Reword an example in place."""
-    version = _write(
+    version = write(
         factory, lambda s: content_nlu.edit_example(s, name, body.example, body.text, author=staff.username)
     )
     return ExampleOut(intent=name, text=body.text.strip(), version=VersionView.of(version))
@@ -150,13 +146,13 @@ def delete_example(
     name: str, staff: OpsStaff, factory: SessionFactoryDep, text: Annotated[str, Query(min_length=1)]
 ) -> VersionView:
     """Delete an example (`?text=`)."""
-    return VersionView.of(_write(factory, lambda s: content_nlu.delete_example(s, name, text, author=staff.username)))
+    return VersionView.of(write(factory, lambda s: content_nlu.delete_example(s, name, text, author=staff.username)))
 
 
 @router.post("/intents/{name:path}/examples/move", response_model=ExampleOut)
 def move_example(name: str, body: ExampleMoveIn, staff: OpsStaff, factory: SessionFactoryDep) -> ExampleOut:
     """Move an example to another intent (both documents change in one transaction)."""
-    version = _write(factory, lambda s: content_nlu.move_example(s, name, body.text, body.to, author=staff.username))
+    version = write(factory, lambda s: content_nlu.move_example(s, name, body.text, body.to, author=staff.username))
     return ExampleOut(intent=body.to, text=body.text.strip(), version=VersionView.of(version))
 
 
@@ -193,7 +189,7 @@ def list_synonyms(staff: OpsStaff, factory: SessionFactoryDep) -> TablesOut:
 def set_synonym(name: str, body: TableIn, staff: OpsStaff, factory: SessionFactoryDep) -> VersionView:
     """Replace (or create) a synonym's words; a word already meaning another value is refused."""
     return VersionView.of(
-        _write(factory, lambda s: content_nlu.set_table(s, "synonym", name, body.entries, author=staff.username))
+        write(factory, lambda s: content_nlu.set_table(s, "synonym", name, body.entries, author=staff.username))
     )
 
 
@@ -219,7 +215,7 @@ def crm_vocabulary(staff: OpsStaff, factory: SessionFactoryDep) -> CrmVocabulary
 def set_lookup(name: str, body: TableIn, staff: OpsStaff, factory: SessionFactoryDep) -> VersionView:
     """Replace (or create) a lookup table's entries."""
     return VersionView.of(
-        _write(factory, lambda s: content_nlu.set_table(s, "lookup", name, body.entries, author=staff.username))
+        write(factory, lambda s: content_nlu.set_table(s, "lookup", name, body.entries, author=staff.username))
     )
 
 
@@ -275,14 +271,14 @@ def list_faq(staff: OpsStaff, factory: SessionFactoryDep) -> FaqEntriesOut:
 @router.patch("/faq/{entry_id}", response_model=FaqEntryView)
 def update_faq(entry_id: int, body: FaqEntryPatch, staff: OpsStaff, factory: SessionFactoryDep) -> FaqEntryView:
     """Change an answer, its threshold, canonical question or active flag: live on the next message."""
-    entry = _write(factory, lambda s: content_faq.update_entry(s, entry_id, **body.model_dump(exclude_none=True)))
+    entry = write(factory, lambda s: content_faq.update_entry(s, entry_id, **body.model_dump(exclude_none=True)))
     return FaqEntryView(**asdict(entry))
 
 
 @router.post("/faq", response_model=FaqEntryView, status_code=201)
 def create_faq(body: FaqEntryIn, staff: OpsStaff, factory: SessionFactoryDep) -> FaqEntryView:
     """A new FAQ answer (a new key gets its answer first, then its questions as examples of `faq/<key>`)."""
-    return FaqEntryView(**asdict(_write(factory, lambda s: content_faq.create_entry(s, **body.model_dump()))))
+    return FaqEntryView(**asdict(write(factory, lambda s: content_faq.create_entry(s, **body.model_dump()))))
 
 
 # ---- wording catalog --------------------------------------------------------------------------------
@@ -319,7 +315,7 @@ def list_wording(staff: OpsStaff, factory: SessionFactoryDep) -> WordingOut:
 def set_wording(name: str, index: int, body: WordingIn, staff: OpsStaff, factory: SessionFactoryDep) -> VersionView:
     """Replace variant `index` (0-based) of response `name`; an unknown `{variable}` is refused."""
     return VersionView.of(
-        _write(
+        write(
             factory,
             lambda s: content_wording.set_wording(
                 s, name, index, body.text, author=staff.username, base_version=body.base_version
@@ -410,7 +406,7 @@ def save_document(body: DocumentIn, staff: OpsStaff, factory: SessionFactoryDep,
             check_all(session, documents)
     _rasa_validate(body, factory, settings)
     return VersionView.of(
-        _write(
+        write(
             factory,
             lambda s: content.save(
                 s, body.path, body.text, base_version=body.base_version, author=staff.username, summary=body.summary
@@ -447,166 +443,10 @@ def document_diff(
 def restore_document(body: RestoreIn, staff: OpsStaff, factory: SessionFactoryDep) -> VersionView:
     """Make an earlier version current again, as a new version (validated; 409 when `base_version` is stale)."""
     return VersionView.of(
-        _write(
+        write(
             factory,
             lambda s: content.restore(
                 s, body.path, body.version, base_version=body.base_version, author=staff.username
             ),
         )
     )
-
-
-# ---- conversation review ------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=4)
-def _tracker_engine(url: str) -> Engine:
-    return make_engine(url, read_only=True)
-
-
-def tracker_events(settings: SettingsDep) -> Engine | None:
-    """Rasa's tracker store (read-only), where what NLU understood of each message is recorded."""
-    url = make_url(settings.rasa_tracker_url)
-    if url.get_backend_name() == "sqlite" and not (url.database and Path(url.database).is_file()):
-        return None  # Rasa has not run yet; never create its file here
-    try:
-        return _tracker_engine(settings.rasa_tracker_url)
-    except Exception:  # an unusable URL: review the transcripts without intents
-        return None
-
-
-EventsDep = Annotated[Engine | None, Depends(tracker_events)]
-
-
-class ConversationSummaryView(BaseModel):
-    id: int
-    channel: str
-    tier: str | None
-    status: str
-    started_at: datetime
-    messages: int
-    first_message: str | None
-    intents: list[str]
-    fallback: bool | None
-    escalated: bool
-    csat: int | None
-
-
-class ConversationsOut(BaseModel):
-    items: list[ConversationSummaryView]
-
-
-class ReviewMessageView(BaseModel):
-    id: int
-    sender: str
-    text: str
-    created_at: datetime
-    intent: str | None
-    confidence: float | None
-    labelled: str | None
-
-
-class ConversationDetailView(BaseModel):
-    id: int
-    channel: str
-    tier: str | None
-    started_at: datetime
-    messages: list[ReviewMessageView]
-    actions: list[str]
-
-
-class LabelIn(BaseModel):
-    intent: str = Field(min_length=1, max_length=128, description="the correct intent, or out_of_scope")
-
-
-class TestStoryIn(BaseModel):
-    name: str = Field(min_length=1, max_length=120)
-
-
-@router.get("/conversations", response_model=ConversationsOut)
-def review_conversations(
-    staff: OpsStaff,
-    factory: SessionFactoryDep,
-    events: EventsDep,
-    settings: SettingsDep,
-    channel: str | None = None,
-    tier: str | None = None,
-    intent: str | None = None,
-    fallback: bool | None = None,
-    escalated: bool | None = None,
-    csat_max: Annotated[int | None, Query(ge=1, le=5)] = None,
-    date_from: Annotated[date | None, Query(alias="from")] = None,
-    date_to: Annotated[date | None, Query(alias="to")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> ConversationsOut:
-    """Conversations, newest first, filtered by channel, tier, intent, fallback, escalation, CSAT ≤ n, dates."""
-    filters = content_review.ReviewFilters(
-        channel, tier, intent, fallback, escalated, csat_max, date_from, date_to, limit
-    )
-    with refusals(), factory() as session:
-        found = content_review.list_conversations(session, events, filters, timezone=settings.timezone)
-        return ConversationsOut(items=[ConversationSummaryView(**asdict(item)) for item in found])
-
-
-@router.get("/conversations/{conversation_id}", response_model=ConversationDetailView)
-def review_conversation(
-    conversation_id: int, staff: OpsStaff, factory: SessionFactoryDep, events: EventsDep
-) -> ConversationDetailView:
-    """One transcript; each customer message with the intent NLU gave it and the intent it is labelled with."""
-    with refusals(), factory() as session:
-        detail = content_review.get_conversation(session, events, conversation_id)
-        return ConversationDetailView.model_validate(asdict(detail))
-
-
-@router.post("/conversations/{conversation_id}/messages/{message_id}/label", response_model=VersionView)
-def label_message(
-    conversation_id: int, message_id: int, body: LabelIn, staff: OpsStaff, factory: SessionFactoryDep
-) -> VersionView:
-    """Mark a customer message with its correct intent (or out_of_scope): a versioned training-data change."""
-    return VersionView.of(
-        _write(
-            factory,
-            lambda s: content_review.label_message(s, conversation_id, message_id, body.intent, author=staff.username),
-        )
-    )
-
-
-@router.post("/conversations/{conversation_id}/test-story", response_model=VersionView, status_code=201)
-def save_test_story(
-    conversation_id: int, body: TestStoryIn, staff: OpsStaff, factory: SessionFactoryDep, events: EventsDep
-) -> VersionView:
-    """Save the conversation as a test story in tests/stories/test_reviewed.yml (validated, versioned)."""
-    return VersionView.of(
-        _write(
-            factory,
-            lambda s: content_review.save_test_story(s, events, conversation_id, name=body.name, author=staff.username),
-        )
-    )
-
-
-# ---- the console's pages (plain HTML + JS modules in api/static/ops/) -----------------------------------
-
-OPS_STATIC = Path(__file__).resolve().parent.parent / "static" / "ops"
-# URL under /ops → page file. /ops/training and /ops/analytics are served by their own routers.
-OPS_PAGES = {
-    "/ops": "index.html",
-    "/ops/intents": "intents.html",
-    "/ops/faq": "faq.html",
-    "/ops/wording": "wording.html",
-    "/ops/tables": "tables.html",
-    "/ops/documents": "documents.html",
-    "/ops/review": "review.html",
-}
-pages_router = APIRouter(include_in_schema=False)
-
-
-def _page_route(file_name: str) -> Callable[[], Response]:
-    def page() -> Response:
-        # The page itself is public (it holds no data); it asks for a staff token before any API call.
-        return Response((OPS_STATIC / file_name).read_bytes(), media_type="text/html; charset=utf-8")
-
-    return page
-
-
-for _url, _file in OPS_PAGES.items():
-    pages_router.add_api_route(_url, _page_route(_file), methods=["GET"])
