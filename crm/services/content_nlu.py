@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from crm.models import Service, Store
 from crm.services import content
+from crm.services import faq as faq_service
 from crm.services.content import ContentNotFoundError, InvalidContentError, VersionOut
 from crm.services.content_checks import (
     FAQ_INTENT,
@@ -87,6 +88,8 @@ def list_intents(session: Session) -> list[IntentOut]:
     examples: dict[str, list[str]] = {name: [] for name in sorted(domain_facts(documents).intents)}
     for block in intent_blocks(documents):
         examples.setdefault(block.intent, []).extend(block.examples)
+    for key in faq_service.list_keys(session):  # a new FAQ topic is listed before it has questions
+        examples.setdefault(f"{FAQ_INTENT}/{key}", [])
     if any(name.startswith(FAQ_INTENT + "/") for name in examples) and not examples.get(FAQ_INTENT):
         examples.pop(FAQ_INTENT, None)  # listed through its keys
     return [IntentOut(name, found) for name, found in sorted(examples.items())]

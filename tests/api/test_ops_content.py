@@ -164,6 +164,7 @@ def test_faq_key_without_an_answer_is_refused_until_it_has_one(ops: Ops) -> None
         "/api/ops/faq", {"key": "pets", "question": "可以带宠物吗？", "answer": "导盲犬可以进店，其他宠物暂不能。"}
     )
     assert created.status_code == 201, created.text
+    assert ops.examples("faq/pets") == []  # listed at once, ready for its questions
     response = ops.post("/api/ops/intents/faq/pets/examples", {"text": "可以带宠物进店吗"})
     assert response.status_code == 201, response.text
     assert response.json()["version"]["path"] == "data/nlu/ops.yml"
