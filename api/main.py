@@ -23,7 +23,7 @@ from api.hub.conversation_hub import ConversationHub
 from api.hub.probe import RecentlyAlive, is_reachable
 from api.hub.rasa_client import RasaClient
 from api.hub.rasa_replicas import RasaReplica, RasaReplicas
-from api.routers import agent, health, ops_analytics, ops_training
+from api.routers import agent, health, ops_analytics, ops_content, ops_pages, ops_review, ops_training
 from api.security import MAX_REQUEST_BYTES, BodySizeLimit, SecurityHeaders, ServiceToken
 from core.logging import install_pii_masking
 from core.rate_limits import RateLimit, counter_storage
@@ -119,6 +119,9 @@ def create_app(
     app.include_router(ops_analytics.router)
     app.include_router(ops_training.router)
     app.include_router(ops_training.page_router)
+    app.include_router(ops_content.router)
+    app.include_router(ops_review.router)
+    app.include_router(ops_pages.pages_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
 
     # --- end of WeChat official account -------------------------------------------------------------------
 
+    # Ops console editing (api/routers/ops_content.py): full-text saves of stories, rules, NLU and domain also
+    # run `rasa data validate` (rasa env) on an exported copy; seconds before that run is given up.
+    ops_rasa_validate: bool = True
+    ops_rasa_validate_timeout_seconds: float = 120.0
+
     @field_validator(
         "redis_url", "tracker_database_url", "rasa_timeout_seconds", "action_timeout_seconds", "api_docs", mode="before"
     )

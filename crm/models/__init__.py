@@ -2,6 +2,7 @@
 
 from crm.models.base import Base, TimestampMixin
 from crm.models.bookings import Booking
+from crm.models.content import ContentVersion
 from crm.models.conversations import Conversation, ConversationOwnerChange, Message
 from crm.models.customers import Customer, TierChange, TierServiceLevel
 from crm.models.orders import Order, OrderEvent, OrderItem
@@ -36,6 +37,7 @@ __all__ = [
     "Business",
     "CompensationOffer",
     "Complaint",
+    "ContentVersion",
     "Conversation",
     "ConversationOwnerChange",
     "CsatResponse",
