@@ -171,3 +171,34 @@ def test_review_page_labels_a_misunderstood_message(
     expect(page.locator("#conversation tr.msg-customer").first).to_contain_text("已标注 book")
     with seeded_sessionmaker() as session:
         assert "座椅能不能单独洗一下" in "".join(content.current_overrides(session).values())
+
+
+@pytest.mark.parametrize(
+    ("address", "lands_on"), [("/console/login", "/ops"), ("/console/login?next=/ops/faq", "/ops/faq")]
+)
+def test_an_ops_user_logs_in_on_the_staff_login_page_and_lands_on_the_ops_console(
+    browser: Browser, api_url: str, address: str, lands_on: str
+) -> None:
+    context = browser.new_context(base_url=api_url, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(address)
+        page.locator("#username").fill("ops")
+        page.locator("#password").fill(DEMO_PASSWORD)
+        page.locator("#login-button").click()
+        page.wait_for_url(re.compile(re.escape(api_url + lands_on) + r"$"))
+    finally:
+        context.close()
+
+
+def test_the_login_page_never_follows_next_to_another_site(browser: Browser, api_url: str) -> None:
+    context = browser.new_context(base_url=api_url, locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto("/console/login?next=//evil.example/steal")
+        page.locator("#username").fill("ops")
+        page.locator("#password").fill(DEMO_PASSWORD)
+        page.locator("#login-button").click()
+        page.wait_for_url(re.compile(re.escape(api_url) + r"/ops$"))
+    finally:
+        context.close()

@@ -32,7 +32,14 @@ export function logout() {
 }
 
 export function pageFor(staffRole) {
+  if (staffRole === "ops") return "/ops";
   return staffRole === "supervisor" ? "/console/supervisor" : "/console";
+}
+
+/** Where to go after logging in: the `next` page a protected page sent us from (same site only), else the role's. */
+export function landingPage(staffRole, search = location.search) {
+  const next = new URLSearchParams(search).get("next");
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : pageFor(staffRole);
 }
 
 /** Requires a login with one of `roles`; otherwise goes to the login page (or the role's own page). */
@@ -42,7 +49,7 @@ export function requireLogin(...roles) {
     return false;
   }
   if (roles.length && !roles.includes(role())) {
-    location.assign(role() === "ops" ? "/console/login" : pageFor(role()));
+    location.assign(pageFor(role()));
     return false;
   }
   return true;

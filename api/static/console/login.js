@@ -1,5 +1,5 @@
 // Login: POST /api/auth/login, keep the token in sessionStorage, go to the page for the role.
-import { pageFor, saveLogin } from "/static/console/common.js";
+import { landingPage, saveLogin } from "/static/console/common.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
@@ -23,12 +23,8 @@ form.addEventListener("submit", async (event) => {
       error.textContent = response.status === 401 ? "用户名或密码错误" : "登录失败，请稍后再试";
       return;
     }
-    if (data.role === "ops") {
-      error.textContent = "运营账号暂无客服工作台，请使用客服或主管账号登录";
-      return;
-    }
     saveLogin(data.access_token, data.role);
-    location.assign(pageFor(data.role));
+    location.assign(landingPage(data.role));
   } catch {
     error.textContent = "网络异常，请稍后再试";
   } finally {
