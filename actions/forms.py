@@ -99,6 +99,12 @@ class Turn:
         return confirmation(self.text, self.intent, domain)
 
 
+def confirmation_answer(tracker: Tracker, domain: DomainDict, slot: str) -> dict[str, Any]:
+    """{slot: True} for a yes (typed or the button) to the confirmation question `slot` itself; {} otherwise."""
+    turn = Turn.of(tracker)
+    return {slot: True} if turn.requested_slot == slot and turn.confirmation(domain) else {}
+
+
 def last_asked_slot(tracker: Tracker) -> str | None:
     """The slot the form asked for last, even after a rule deactivated the form (requested_slot is reset then)."""
     for event in reversed(tracker.events):

@@ -145,7 +145,9 @@ class Kind(ABC):
                     if slot >= earliest and self.is_open(trial, policy) and self.has_capacity(trial, policy, occupancy):
                         candidates.append(slot)
                     slot += step
-        candidates.sort(key=lambda slot: (slot.astimezone(local_tz()).date() != requested_day, abs(slot - plan.start_at)))
+        candidates.sort(
+            key=lambda slot: (slot.astimezone(local_tz()).date() != requested_day, abs(slot - plan.start_at))
+        )
         return sorted(candidates[:ALTERNATIVES])
 
     def service_kept_on_change(self, booking: BookingOut) -> str | None:
@@ -168,8 +170,7 @@ class Appointment(Kind):
     def is_open(self, plan: Plan, policy: BusinessPolicy) -> bool:
         day = plan.start_at.astimezone(local_tz()).date()
         return any(
-            opening <= plan.start_at and plan.end_at <= closing
-            for opening, closing in opening_periods(plan.store, day)
+            opening <= plan.start_at and plan.end_at <= closing for opening, closing in opening_periods(plan.store, day)
         )
 
     def has_capacity(self, plan: Plan, policy: BusinessPolicy, occupancy: Occupancy) -> bool:

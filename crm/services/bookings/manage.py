@@ -90,7 +90,9 @@ def get_booking(
 ) -> BookingOut | None:
     """The booking if it belongs to the customer (by id and/or the booking's mobile); None otherwise."""
     booking = BookingRepository(session).get_by_number(booking_number)
-    return booking_out(session, booking) if booking is not None and _owned(session, booking, customer_id, mobile) else None
+    return (
+        booking_out(session, booking) if booking is not None and _owned(session, booking, customer_id, mobile) else None
+    )
 
 
 def list_upcoming_bookings(session: Session, *, customer_id: int, now: datetime, limit: int = 5) -> list[BookingOut]:

@@ -18,7 +18,9 @@ from crm.services.bookings.policy import get_booking_policy
 from crm.services.bookings.schemas import BookingDraft, BookingProblem, PlannedService
 
 
-def plan_booking(session: Session, draft: BookingDraft, now: datetime, exclude_id: int | None = None) -> Plan | BookingProblem:
+def plan_booking(
+    session: Session, draft: BookingDraft, now: datetime, exclude_id: int | None = None
+) -> Plan | BookingProblem:
     """The plan that books `draft` now (ignoring the booking `exclude_id`, when changing it), or what is wrong."""
     policies = get_booking_policy()
     store = StoreRepository(session).get_by_code(draft.store_code)
@@ -42,7 +44,9 @@ def plan_booking(session: Session, draft: BookingDraft, now: datetime, exclude_i
         return BookingProblem(code="too_far", limit=policy.max_days_ahead)
     if not kind.is_open(first, policy):
         return BookingProblem(
-            code="closed", alternatives=kind.free_starts(first, policy, occupancy, now), hours_text_zh=store.hours_text_zh
+            code="closed",
+            alternatives=kind.free_starts(first, policy, occupancy, now),
+            hours_text_zh=store.hours_text_zh,
         )
     for candidate in candidates:  # a table: the smallest free room that fits the party
         if kind.has_capacity(candidate, policy, occupancy):
