@@ -162,9 +162,9 @@ def match_alias(text: str, aliases: dict[str, list[str]]) -> list[str]:
     return codes
 
 
-def load_booking_policy(path: Path = POLICY_FILE) -> BookingPolicy:
-    """The policy file merged with the check-in/out times of the tenant's businesses (tenant.yml)."""
-    with path.open(encoding="utf-8") as handle:
+def load_booking_policy(path: Path | None = None) -> BookingPolicy:
+    """The policy file (`POLICY_FILE` by default) merged with the check-in/out times of the tenant's businesses."""
+    with (path or POLICY_FILE).open(encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
     tenant = load_seed_data().tenant
     for business in tenant.businesses:
