@@ -25,6 +25,7 @@ from actions.forms import (
     MobileMixin,
     Turn,
     accept,
+    confirmation,
     identified_customer_id,
     last_asked_slot,
     points_at_what_was_discussed,
@@ -322,8 +323,13 @@ class ActionCancelComplaint(Action):
         return "action_cancel_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if last_asked_slot(tracker) == REFERENCE and complaint_rules.means_no_reference(_text(tracker)):
-            # "没有" to "is it about an order?" answers the question; it does not drop the complaint.
+        text = _text(tracker)
+        if complaint_rules.means_no_reference(text) and (
+            last_asked_slot(tracker) == REFERENCE
+            or (tracker.get_slot(REFERENCE) is None and confirmation(text, domain=domain) is not False)
+        ):
+            # "没有" to "is it about an order?" answers that question, even when another one was asked
+            # meanwhile; it does not drop the complaint. A typed no ("不用了", "算了") still does.
             return [SlotSet(REFERENCE, NO_REFERENCE), FollowupAction("complaint_form")]
         dispatcher.utter_message(response="utter_complaint_cancelled")
         return _reset_form_events()

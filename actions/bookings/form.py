@@ -47,7 +47,15 @@ from actions.bookings.names import (
     STORE,
     TIME,
 )
-from actions.bookings.reading import find_business, find_name, find_party_size, find_plate, match_store, time_words
+from actions.bookings.reading import (
+    find_business,
+    find_name,
+    find_party_size,
+    find_plate,
+    match_store,
+    split_until,
+    time_words,
+)
 from actions.crm import in_read_only_session, in_session
 from actions.forms import (
     ANSWER_INTENTS,
@@ -69,9 +77,15 @@ from crm.schemas import StoreOut
 from crm.services import bookings as booking_service
 from crm.services import customers as customer_service
 from crm.services import stores as store_service
-from crm.services.bookings.policy import get_booking_policy, match_alias
+from crm.services.bookings.policy import KindPolicy, get_booking_policy, match_alias
 
 MAX_NIGHTS = 30  # when a business sets no max_nights
+
+
+def _kind(tracker: Tracker) -> KindPolicy | None:
+    business = tracker.get_slot(BUSINESS)
+    policy = get_booking_policy()
+    return policy.kind_of(business) if policy.knows(business) else None
 
 
 async def _business_stores(business: str) -> list[StoreOut]:
@@ -212,8 +226,14 @@ class ValidateBookingForm(MobileMixin, Form):
     async def extract_booking_date(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        when = datetimes.parse_when(time_words(Turn.of(tracker).text), datetimes.now())
-        asked = tracker.get_slot(REQUESTED_SLOT) in (DATE, TIME) and Turn.of(tracker).intent in ANSWER_INTENTS
+        turn = Turn.of(tracker)
+        kind = _kind(tracker)
+        text, _until = split_until(turn.text, kind.until_words if kind else [])
+        from_words = kind.from_words if kind else []
+        if turn.requested_slot == NIGHTS and usable(tracker.get_slot(DATE)) and not any(w in text for w in from_words):
+            return {}  # "后天" when asked how long: the check-out day (extract_booking_nights), not a new check-in
+        when = datetimes.parse_when(time_words(text), datetimes.now())
+        asked = tracker.get_slot(REQUESTED_SLOT) in (DATE, TIME) and turn.intent in ANSWER_INTENTS
         if when.invalid:
             return {DATE: unusable(when.invalid)}
         if when.day is not None:
@@ -271,10 +291,16 @@ class ValidateBookingForm(MobileMixin, Form):
         if NIGHTS not in business_slots(tracker.get_slot(BUSINESS)):
             return {}
         text = Turn.of(tracker).text
+        kind = _kind(tracker)
+        _rest, until = split_until(text, kind.until_words if kind else [])
         nights = datetimes.parse_nights(text)
+        check_in = tracker.get_slot(DATE)  # read earlier in this same turn when the message names it
+        if nights is None and until is not None and usable(check_in):
+            when = datetimes.parse_when(until, datetimes.now())  # "后天退房": the check-out day, said unasked
+            if when.day is not None:
+                nights = (when.day - date.fromisoformat(check_in)).days
         if nights is None and Turn.of(tracker).answers(NIGHTS):
             when = datetimes.parse_when(text, datetimes.now())
-            check_in = tracker.get_slot(DATE)
             if when.day is not None and usable(check_in):
                 nights = (when.day - date.fromisoformat(check_in)).days  # the check-out date
             elif re.fullmatch(r"\s*\d{1,2}\s*", text):

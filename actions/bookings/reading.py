@@ -35,6 +35,21 @@ def time_words(text: str) -> str:
     return tail.replace(plate, "，") if plate else tail
 
 
+_CLAUSES = re.compile(r"[，,。；;！!？?\s]+")
+
+
+def split_until(text: str, until_words: list[str]) -> tuple[str, str | None]:
+    """(the message without its clause naming the end of a span, that clause): "明天入住，后天退房" ->
+    ("明天入住", "后天退房"); (text, None) when no clause has one of `until_words`."""
+    if not until_words:
+        return text, None
+    clauses = [clause for clause in _CLAUSES.split(text) if clause]
+    until = next((clause for clause in clauses if any(word in clause for word in until_words)), None)
+    if until is None:
+        return text, None
+    return "，".join(clause for clause in clauses if clause != until), until
+
+
 def find_party_size(text: str) -> int | None:
     """'5个人' / '两位' anywhere in a message; None without a counting word."""
     match = _PARTY_SAID.search(text) or re.search(r"一家[二两三四五六七八九十]口", text)

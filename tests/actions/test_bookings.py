@@ -344,3 +344,22 @@ async def test_modify_reads_the_new_time_and_checks_it(crm_sessionmaker: session
         ),
     )
     assert closed["booking_change"] is None and "utter_booking_problem_closed" in responses(dispatcher)
+
+
+async def test_a_check_out_day_said_unasked_gives_the_nights() -> None:
+    slots, _ = await run(ValidateBookingForm(), tracker("观山湖酒店明天入住，后天退房，家庭房，3个人", intent="book"))
+    assert (slots["business"], slots["booking_store"], slots["booking_service"]) == ("hotel", "gy-gsh-hotel", "family")
+    assert (slots["booking_date"], slots["booking_nights"], slots["party_size"]) == (TOMORROW.isoformat(), "1", "3")
+    assert slots["requested_slot"] == "phone"  # anonymous: only the mobile is left
+
+
+async def test_a_check_out_day_answering_how_long_keeps_the_check_in_day() -> None:
+    stay = {
+        "business": "hotel",
+        "booking_store": "gy-gsh-hotel",
+        "booking_service": "king",
+        "booking_date": TOMORROW.isoformat(),
+    }
+    for answer in ("大后天退房", "大后天"):
+        slots, _ = await run(ValidateBookingForm(), tracker(answer, slots=stay, requested="booking_nights"))
+        assert slots["booking_nights"] == "2" and "booking_date" not in slots, answer

@@ -57,6 +57,9 @@ class KindPolicy(_Strict):
     reask: dict[str, str]  # problem code -> the slot asked again
     responses: dict[str, str] = Field(default_factory=dict)  # role -> response name, unless the business names one
     changes_service: bool = False  # a change request may name another service (a stay: another room type)
+    # A stay's span in words: "后天退房" names its end (the nights follow from it), "周五入住" its start.
+    until_words: list[str] = Field(default_factory=list)
+    from_words: list[str] = Field(default_factory=list)
 
 
 class BusinessPolicy(_Strict):
