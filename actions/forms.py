@@ -44,6 +44,7 @@ ANSWER_INTENTS = frozenset(
 # Intents under which a question mid-form may be an FAQ NLU missed: not `faq` itself (its rule answers it),
 # nor a flow's own intent ("这单怎么还没到，我要投诉" is a complaint, not a delivery-time question).
 QUESTION_INTENTS = frozenset({"inform", "book", "out_of_scope", "nlu_fallback"})
+FAQ_INTENT = "faq"
 
 
 # ------------------------------------------------------------------------------ values and answers
@@ -291,6 +292,11 @@ class Form(FormValidationAction, ABC):
         "贵A12345" when the store was asked is the plate, not a wrong store: keep the plate, ask for the
         store again without calling the plate a bad store.
         """
+        turn = Turn.of(tracker)
+        if turn.intent == FAQ_INTENT and asks_a_question(turn.text):
+            # "包间有最低消费吗": a question, not an answer. Nothing is taken from it, so Rasa rejects the
+            # form, the FAQ rule answers, and the form asks its question again.
+            return []
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         await self.answer_a_question(dispatcher, tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)

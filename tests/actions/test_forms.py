@@ -60,3 +60,16 @@ async def test_an_unsure_faq_or_a_flow_intent_is_not_answered_mid_form() -> None
         dispatcher = CollectingDispatcher()
         await ValidateBookingForm().run(dispatcher, _with_faq(asked, "restaurant_private_room", confidence), DOMAIN)
         assert not any(message.get("text") for message in dispatcher.messages), intent
+
+
+async def test_a_question_nlu_calls_faq_takes_no_slot_so_the_faq_rule_answers_it() -> None:
+    from actions.bookings import ValidateBookingForm
+    from tests.actions.test_bookings import tracker as booking_tracker
+
+    asked = booking_tracker(
+        "包间有最低消费吗", intent="faq", slots={"business": "restaurant"}, requested="booking_store"
+    )
+    dispatcher = CollectingDispatcher()
+    events = await ValidateBookingForm().run(dispatcher, asked, DOMAIN)
+    assert set(slot_values(events)) <= {"requested_slot"}  # nothing validated: Rasa rejects the form
+    assert not dispatcher.messages  # the rule's action_answer_faq answers, once
