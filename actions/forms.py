@@ -275,10 +275,10 @@ class Form(FormValidationAction, ABC):
         return SlotSet(REQUESTED_SLOT, next((slot for slot in asked if tracker.slots.get(slot) is None), None))
 
     async def answer_a_question(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-        """A question asked mid-form that NLU did not call `faq` is answered when the FAQ prediction is
-        confident; the form then asks its own question again. (An `faq` intent is answered by its rule.)"""
+        """A question asked mid-form is answered when the FAQ prediction clears the answer's threshold; the
+        form then asks its own question again."""
         turn = Turn.of(tracker)
-        if turn.intent not in QUESTION_INTENTS or not asks_a_question(turn.text):
+        if turn.intent not in QUESTION_INTENTS | {FAQ_INTENT} or not asks_a_question(turn.text):
             return
         answer = await confident_answer(tracker)
         if answer is not None:
@@ -294,8 +294,10 @@ class Form(FormValidationAction, ABC):
         """
         turn = Turn.of(tracker)
         if turn.intent == FAQ_INTENT and asks_a_question(turn.text):
-            # "包间有最低消费吗": a question, not an answer. Nothing is taken from it, so Rasa rejects the
-            # form, the FAQ rule answers, and the form asks its question again.
+            # "包间有最低消费吗": a question, not an answer, so no slot is taken from it. It is answered here
+            # because an entity in it ("包间" -> business) may keep Rasa from rejecting the form, and then the
+            # FAQ rule never runs; when Rasa does reject the form, this answer is dropped and the rule answers.
+            await self.answer_a_question(dispatcher, tracker)
             return []
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         await self.answer_a_question(dispatcher, tracker)
