@@ -25,6 +25,7 @@ from actions.forms import (
     MobileMixin,
     Turn,
     accept,
+    asks_a_question,
     confirmation,
     identified_customer_id,
     last_asked_slot,
@@ -40,6 +41,7 @@ from actions.normalize import (
     normalize_text,
 )
 from actions.orders import LAST_ORDER
+from actions.routing import lookup_for
 from crm.errors import NotFoundError
 from crm.numbers import TICKET_NUMBER_RE
 from crm.services import complaint_rules, complaints
@@ -55,6 +57,8 @@ TICKET_ID = "ticket_id"
 NO_REFERENCE = "none"
 FORM_SLOTS = (DESCRIPTION, CATEGORY, REFERENCE)
 MY_COMPLAINTS_SHOWN = 3
+# Where a message right after a filed ticket goes when it is not a detail of that ticket.
+DETAIL_FALLBACK = {"order_status": "order_lookup_form"}
 
 # Intents that interrupt a complaint form rather than answer it: the form takes nothing from them and a
 # rule answers (an FAQ, a person, "where is my order"). Everything else is read for every missing slot.
@@ -333,6 +337,38 @@ class ActionCancelComplaint(Action):
             return [SlotSet(REFERENCE, NO_REFERENCE), FollowupAction("complaint_form")]
         dispatcher.utter_message(response="utter_complaint_cancelled")
         return _reset_form_events()
+
+
+class ActionAddComplaintDetail(Action):
+    """Runs for a message right after a ticket was filed: a further detail ("说好昨天到的，今天还在派送，一直没
+    人联系我", which NLU may call an order question) is added to that ticket and the customer is told so.
+    A number, a question or anything too short to be a detail goes where it would have gone otherwise."""
+
+    def name(self) -> str:
+        return "action_add_complaint_detail"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        turn = Turn.of(tracker)
+        ticket = tracker.get_slot(TICKET_ID)
+        is_detail = (
+            bool(ticket)
+            and not lookup_for(turn.text)
+            and not asks_a_question(turn.text)
+            and complaint_rules.is_substantive_description(turn.text)
+        )
+        status = None
+        if is_detail:
+            status = await in_session(
+                complaints.add_complaint_detail,
+                ticket_number=str(ticket),
+                detail=complaint_rules.clean_description(turn.text),
+                customer_id=identified_customer_id(tracker),
+                mobile=find_mobile(str(tracker.get_slot(PHONE) or "")),
+            )
+        if status is None:  # not a detail of that ticket: the message's own flow
+            return [FollowupAction(DETAIL_FALLBACK.get(turn.intent, "action_route_unclaimed"))]
+        dispatcher.utter_message(response="utter_complaint_detail_added", **status_values(status))
+        return []
 
 
 class ValidateComplaintStatusForm(MobileMixin, Form):

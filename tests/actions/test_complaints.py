@@ -407,3 +407,82 @@ async def test_a_corrected_mobile_replaces_the_wrong_length_one() -> None:
         form_tracker("不好意思，是13812345678", requested="phone", slots={**filled, "invalid_attempts": 1})
     )
     assert fixed["phone"] == "13812345678" and fixed.get("invalid_attempts", 0) == 0
+
+
+async def _filed_for(customer_id: int) -> str:
+    slots = {
+        "customer_identified": True,
+        "customer_id": str(customer_id),
+        "complaint_description": "快递一直没到",
+        "complaint_category": "delivery",
+        "complaint_reference": "none",
+    }
+    dispatcher = CollectingDispatcher()
+    events = await ActionSubmitComplaint().run(dispatcher, form_tracker("快递一直没到", slots=slots), DOMAIN)
+    return str(slot_values(events)["ticket_id"])
+
+
+async def test_a_detail_right_after_filing_is_added_to_the_ticket_once(
+    crm_sessionmaker: sessionmaker[Session],
+) -> None:
+    from actions.complaints import ActionAddComplaintDetail
+
+    with crm_sessionmaker() as session:
+        gold = customer(session, "demo-gold")
+    ticket = await _filed_for(gold.id)
+    who = {"customer_identified": True, "customer_id": str(gold.id), "ticket_id": ticket}
+    detail = "说好昨天到的，今天还在派送，一直没人联系我"
+    for _ in range(2):  # a redelivered message is not added twice
+        dispatcher = CollectingDispatcher()
+        events = await ActionAddComplaintDetail().run(
+            dispatcher, form_tracker(detail, intent="order_status", slots=who), DOMAIN
+        )
+        assert responses(dispatcher) == ["utter_complaint_detail_added"] and not events
+        assert dispatcher.messages[0]["ticket_number"] == ticket
+    with crm_sessionmaker() as session:
+        row = session.scalars(select(Complaint).where(Complaint.ticket_number == ticket)).one()
+        assert row.description.count("一直没人联系我") == 1 and row.description.startswith("快递一直没到")
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "followup"),
+    [
+        ("我另一单DD202611200017到哪了", "order_status", "order_lookup_form"),
+        ("我的订单到哪了", "order_status", "order_lookup_form"),
+        ("好", "inform", "action_route_unclaimed"),
+    ],
+)
+async def test_a_number_a_question_or_a_word_after_filing_goes_its_own_way(
+    text: str, intent: str, followup: str, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    from actions.complaints import ActionAddComplaintDetail
+
+    with crm_sessionmaker() as session:
+        gold = customer(session, "demo-gold")
+    ticket = await _filed_for(gold.id)
+    dispatcher = CollectingDispatcher()
+    events = await ActionAddComplaintDetail().run(
+        dispatcher,
+        form_tracker(
+            text, intent=intent, slots={"customer_identified": True, "customer_id": str(gold.id), "ticket_id": ticket}
+        ),
+        DOMAIN,
+    )
+    assert not dispatcher.messages
+    assert [event["name"] for event in events if event["event"] == "followup"] == [followup]
+
+
+async def test_someone_elses_ticket_gets_no_detail(crm_sessionmaker: sessionmaker[Session]) -> None:
+    from actions.complaints import ActionAddComplaintDetail
+
+    with crm_sessionmaker() as session:
+        gold, platinum = customer(session, "demo-gold"), customer(session, "demo-platinum")
+    ticket = await _filed_for(gold.id)
+    dispatcher = CollectingDispatcher()
+    slots = {"customer_identified": True, "customer_id": str(platinum.id), "ticket_id": ticket}
+    events = await ActionAddComplaintDetail().run(
+        dispatcher,
+        form_tracker("说好昨天到的，今天还在派送，一直没人联系我", intent="order_status", slots=slots),
+        DOMAIN,
+    )
+    assert not dispatcher.messages and events[0]["event"] == "followup"
