@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crm.policy import PolicyError
+from crm.services.bookings.policy import load_booking_policy
 from crm.services.escalation_rules import load_escalation_rules
 from crm.services.sentiment import load_sentiment_rules
 from crm.services.tiers import load_tier_policy
@@ -19,6 +20,7 @@ LOADERS: dict[str, Callable[[Path | None], object]] = {
     "tiers.yml": load_tier_policy,
     "escalation.yml": load_escalation_rules,
     "sentiment.yml": load_sentiment_rules,
+    "bookings.yml": load_booking_policy,
 }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
+from crm.policy_check import check
 from crm.services.bookings.policy import POLICY_FILE, BookingPolicy, get_booking_policy
 from tests.actions.helpers import DOMAIN
 
@@ -52,3 +54,15 @@ def test_a_business_missing_what_its_kind_needs_is_refused_at_load(business: str
         raw["businesses"]["hotel"]["check_out_time"] = "12:00"
     with pytest.raises(ValidationError):
         BookingPolicy.model_validate(raw)
+
+
+def test_policy_check_names_the_line_of_a_broken_booking_policy(tmp_path: Path) -> None:
+    source = POLICY_FILE.parent
+    for name in ("tiers.yml", "escalation.yml", "sentiment.yml", "bookings.yml"):
+        (tmp_path / name).write_text((source / name).read_text(encoding="utf-8"), encoding="utf-8")
+    assert check(tmp_path) == []
+    text = (tmp_path / "bookings.yml").read_text(encoding="utf-8")
+    (tmp_path / "bookings.yml").write_text(text.replace("kind: table", "kind: boat"), encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if row.strip() == "kind: table")
+    [problem] = check(tmp_path)
+    assert problem.startswith(f"{tmp_path / 'bookings.yml'}:{line}: businesses.restaurant.kind:"), problem

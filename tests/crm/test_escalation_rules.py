@@ -163,7 +163,7 @@ def test_the_seeded_tier_service_levels_mirror_the_rules() -> None:
 
 def test_policy_check_reports_every_broken_file_with_its_line(tmp_path: Path) -> None:
     source = Path(__file__).resolve().parents[2] / "policy"
-    for name in ("tiers.yml", "escalation.yml", "sentiment.yml"):
+    for name in ("tiers.yml", "escalation.yml", "sentiment.yml", "bookings.yml"):
         (tmp_path / name).write_text((source / name).read_text(encoding="utf-8"), encoding="utf-8")
     assert check(tmp_path) == []
     tiers = (tmp_path / "tiers.yml").read_text(encoding="utf-8")

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.settings import get_settings
+from crm.policy import load_policy
 from crm.seed.config import load_seed_data
 
 POLICY_FILE = Path(__file__).resolve().parents[3] / "policy" / "bookings.yml"
@@ -119,6 +119,19 @@ class BookingPolicy(_Strict):
     name_prefixes: list[str]
     wording: Wording
 
+    @model_validator(mode="before")
+    @classmethod
+    def _with_the_tenants_check_in_times(cls, data: Any) -> Any:
+        """A stay's check-in and check-out times are the tenant's (crm/seed/data/tenant.yml), not repeated here."""
+        businesses = data.get("businesses") if isinstance(data, dict) else None
+        if isinstance(businesses, dict):
+            for business in load_seed_data().tenant.businesses:
+                entry = businesses.get(business.code)
+                if isinstance(entry, dict):
+                    entry.setdefault("check_in_time", business.check_in_time)
+                    entry.setdefault("check_out_time", business.check_out_time)
+        return data
+
     @model_validator(mode="after")
     def _every_kind_described(self) -> BookingPolicy:
         missing = {business.kind for business in self.businesses.values()} - set(self.kinds)
@@ -165,23 +178,17 @@ def match_alias(text: str, aliases: dict[str, list[str]]) -> list[str]:
     return codes
 
 
-def load_booking_policy(path: Path | None = None) -> BookingPolicy:
-    """The policy file (`POLICY_FILE` by default) merged with the check-in/out times of the tenant's businesses."""
-    with (path or POLICY_FILE).open(encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle)
-    tenant = load_seed_data().tenant
-    for business in tenant.businesses:
-        entry = raw["businesses"].get(business.code)
-        if entry is not None:
-            entry.setdefault("check_in_time", business.check_in_time)
-            entry.setdefault("check_out_time", business.check_out_time)
-    return BookingPolicy.model_validate(raw)
+@lru_cache
+def load_booking_policy(directory: Path | None = None) -> BookingPolicy:
+    """policy/bookings.yml (or `directory`/bookings.yml), validated; a mistake is refused with its file and line
+    (`python -m crm.policy_check`)."""
+    return load_policy(POLICY_FILE.name, BookingPolicy, directory=directory or POLICY_FILE.parent)
 
 
 @lru_cache
 def get_booking_policy() -> BookingPolicy:
-    """Read once per process (edit the file and restart)."""
-    return load_booking_policy()
+    """The policy the services use, read once per process (edit the file and restart)."""
+    return load_booking_policy.__wrapped__(POLICY_FILE.parent)
 
 
 def local_tz() -> ZoneInfo:
