@@ -1,18 +1,19 @@
-"""Bookings for every business in policy/bookings.yml: book (`form`), change and cancel (`manage`), look up
-(`status`); `describe` says what the forms know, `reading` reads free text, `names` holds the slot names.
+"""Bookings for every business in policy/bookings.yml: the booking form (`form` reads and checks, `book` asks,
+summarises and writes), change and cancel (`manage`), look up (`status`); `describe` says what the forms
+know, `reading` reads free text, `names` holds the slot names.
 
 The modules are split by concern, not by business: a business's kind, asked slots, re-ask rules and
 responses are data, and its calendar rules live in crm/services/bookings/kinds.py.
 """
 
-from actions.bookings.form import (
+from actions.bookings.book import (
     ActionAskBookingConfirm,
     ActionAskBookingService,
     ActionAskBookingStore,
     ActionStopBooking,
     ActionSubmitBooking,
-    ValidateBookingForm,
 )
+from actions.bookings.form import ValidateBookingForm
 from actions.bookings.manage import (
     ActionAskBookingId,
     ActionAskCancelConfirm,
