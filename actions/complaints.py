@@ -11,16 +11,27 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import slots
 from actions.bookings import LAST_BOOKING
 from actions.crm import in_session
 from actions.escalation import escalate_complaint
-from actions.forms import INVALID_ATTEMPTS, accept, last_asked_slot, points_at_what_was_discussed, reject
+from actions.forms import (
+    INVALID_ATTEMPTS,
+    Form,
+    MobileMixin,
+    Turn,
+    accept,
+    asks_a_question,
+    confirmation,
+    identified_customer_id,
+    last_asked_slot,
+    points_at_what_was_discussed,
+    reject,
+)
 from actions.normalize import (
     find_booking_number,
     find_mobile,
@@ -30,6 +41,7 @@ from actions.normalize import (
     normalize_text,
 )
 from actions.orders import LAST_ORDER
+from actions.routing import lookup_for
 from crm.errors import NotFoundError
 from crm.numbers import TICKET_NUMBER_RE
 from crm.services import complaint_rules, complaints
@@ -42,13 +54,15 @@ CATEGORY = "complaint_category"
 REFERENCE = "complaint_reference"
 PHONE = "phone"
 TICKET_ID = "ticket_id"
-REQUESTED_SLOT = "requested_slot"
 NO_REFERENCE = "none"
 FORM_SLOTS = (DESCRIPTION, CATEGORY, REFERENCE)
 MY_COMPLAINTS_SHOWN = 3
+# Where a message right after a filed ticket goes when it is not a detail of that ticket.
+DETAIL_FALLBACK = {"order_status": "order_lookup_form"}
 
-# Intents that are never an answer to a form question: the form rejects them and a rule answers.
-NOT_AN_ANSWER = frozenset(
+# Intents that interrupt a complaint form rather than answer it: the form takes nothing from them and a
+# rule answers (an FAQ, a person, "where is my order"). Everything else is read for every missing slot.
+INTERRUPTIONS = frozenset(
     {"faq", "request_human", "bot_challenge", "greet", "goodbye", "thank", "complaint_status", "order_status"}
 )
 CANCEL_INTENT = "deny"
@@ -64,24 +78,14 @@ _PASS_THROUGH_ACTIONS = frozenset(
 )
 
 
-def identified_customer_id(tracker: Tracker) -> int | None:
-    if not tracker.get_slot(slots.CUSTOMER_IDENTIFIED):
-        return None
-    value = tracker.get_slot(slots.CUSTOMER_ID)
-    return int(value) if value else None
-
-
 def _text(tracker: Tracker) -> str:
     return str(tracker.latest_message.get("text") or "")
 
 
-def _intent(tracker: Tracker) -> str | None:
-    return (tracker.latest_message.get("intent") or {}).get("name")
-
-
 def is_fresh_answer(tracker: Tracker) -> bool:
-    """True when the latest customer message has not been handled yet (e.g. by action_answer_faq)."""
-    if _intent(tracker) in NOT_AN_ANSWER:
+    """True when the latest message is for the complaint form: no interruption, and not already answered
+    by another action (an FAQ answered mid-form is not also the description)."""
+    if Turn.of(tracker).intent in INTERRUPTIONS:
         return False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
@@ -92,44 +96,24 @@ def is_fresh_answer(tracker: Tracker) -> bool:
 
 
 def _requested(tracker: Tracker) -> str | None:
-    return tracker.get_slot(REQUESTED_SLOT)
+    return Turn.of(tracker).requested_slot
 
 
 def _category_label(code: str) -> str:
     return complaint_rules.load_rules().category(code).label_zh
 
 
-def _mobile_slot(tracker: Tracker, dispatcher: CollectingDispatcher, slot: str) -> dict[str, Any]:
-    """A mobile from free text ('138 1234 5678', full-width); a wrong-length number is kept to be rejected."""
-    text = _text(tracker)
-    mobile = find_mobile(text)
-    if mobile:
-        return {slot: mobile}
-    if _requested(tracker) == slot and looks_like_phone_attempt(text):
-        return {slot: text}
-    return {}
-
-
-def _validate_mobile(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> dict[str, Any]:
-    mobile = find_mobile(str(value or ""))
-    if mobile is None:
-        return reject(dispatcher, tracker, slot, "utter_invalid_phone")
-    return accept(slot, mobile)
-
-
 def _reference_in(text: str, *, bare: bool) -> str | None:
     return find_order_number(text, allow_bare=bare) or find_booking_number(text, allow_bare=False)
 
 
-class ValidateComplaintForm(FormValidationAction):
+class ValidateComplaintForm(MobileMixin, Form):
     """Collects what happened, the category, a contact mobile (if unidentified) and a related number."""
 
     def name(self) -> str:
         return "validate_complaint_form"
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
+    async def asked_slots(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[str]:
         wanted = [DESCRIPTION, CATEGORY, PHONE, REFERENCE]
         if identified_customer_id(tracker) is not None:
             wanted.remove(PHONE)  # the CRM knows how to reach them
@@ -144,7 +128,7 @@ class ValidateComplaintForm(FormValidationAction):
         text = complaint_rules.clean_description(_text(tracker))
         current = tracker.get_slot(DESCRIPTION)
         if _requested(tracker) == DESCRIPTION:
-            if _intent(tracker) == CANCEL_INTENT and not complaint_rules.category_scores(text):
+            if Turn.of(tracker).intent == CANCEL_INTENT and not complaint_rules.category_scores(text):
                 return {}
             return {DESCRIPTION: text} if complaint_rules.normalize_description(text) else {}
         if current is None:
@@ -163,7 +147,7 @@ class ValidateComplaintForm(FormValidationAction):
         text = _text(tracker)
         current = tracker.get_slot(CATEGORY)
         if _requested(tracker) == CATEGORY:
-            if _intent(tracker) == CANCEL_INTENT and complaint_rules.category_from_answer(text) is None:
+            if Turn.of(tracker).intent == CANCEL_INTENT and complaint_rules.category_from_answer(text) is None:
                 return {}
             return {CATEGORY: text}  # validate_complaint_category maps it or explains
         if tracker.get_slot(DESCRIPTION) is None:
@@ -179,9 +163,12 @@ class ValidateComplaintForm(FormValidationAction):
     async def extract_phone(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if not is_fresh_answer(tracker) or complaint_rules.infer_category(_text(tracker)) is not None:
+        if not is_fresh_answer(tracker):
             return {}
-        return _mobile_slot(tracker, dispatcher, PHONE)
+        text = _text(tracker)
+        if find_mobile(text) is None and complaint_rules.infer_category(text) is not None:
+            return {}  # "不是服务态度，是菜里有虫子" when the mobile was asked corrects the category
+        return self.read_mobile(tracker)
 
     async def extract_complaint_reference(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -197,7 +184,7 @@ class ValidateComplaintForm(FormValidationAction):
         if asked:
             if complaint_rules.means_no_reference(text):
                 return {REFERENCE: NO_REFERENCE}
-            if _intent(tracker) == CANCEL_INTENT or complaint_rules.infer_category(text) is not None:
+            if Turn.of(tracker).intent == CANCEL_INTENT or complaint_rules.infer_category(text) is not None:
                 return {}
             return {REFERENCE: text}  # rejected with an explanation by validate_complaint_reference
         if tracker.get_slot(REFERENCE) is None and points_at_what_was_discussed(text):
@@ -238,11 +225,14 @@ class ValidateComplaintForm(FormValidationAction):
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        result = _validate_mobile(value, dispatcher, tracker, PHONE)
+        mobile, rejected = self.reject_mobile(value, dispatcher, tracker)
+        if mobile is None:
+            return rejected
+        result = accept(PHONE, mobile)
         reference = tracker.get_slot(REFERENCE)
-        if result.get(PHONE) and reference and reference != NO_REFERENCE:
+        if reference and reference != NO_REFERENCE:
             # A number given before the mobile could not be checked yet.
-            outcome = await self._check_reference(tracker, reference, mobile=result[PHONE])
+            outcome = await self._check_reference(tracker, reference, mobile=mobile)
             if outcome != "ok":
                 dispatcher.utter_message(response="utter_complaint_reference_not_found", reference=reference)
                 result[REFERENCE] = None
@@ -337,28 +327,63 @@ class ActionCancelComplaint(Action):
         return "action_cancel_complaint"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if last_asked_slot(tracker) == REFERENCE and complaint_rules.means_no_reference(_text(tracker)):
-            # "没有" to "is it about an order?" answers the question; it does not drop the complaint.
+        text = _text(tracker)
+        if complaint_rules.means_no_reference(text) and (
+            last_asked_slot(tracker) == REFERENCE
+            or (tracker.get_slot(REFERENCE) is None and confirmation(text, domain=domain) is not False)
+        ):
+            # "没有" to "is it about an order?" answers that question, even when another one was asked
+            # meanwhile; it does not drop the complaint. A typed no ("不用了", "算了") still does.
             return [SlotSet(REFERENCE, NO_REFERENCE), FollowupAction("complaint_form")]
         dispatcher.utter_message(response="utter_complaint_cancelled")
         return _reset_form_events()
 
 
-class ValidateComplaintStatusForm(FormValidationAction):
+class ActionAddComplaintDetail(Action):
+    """Runs for a message right after a ticket was filed: a further detail ("说好昨天到的，今天还在派送，一直没
+    人联系我", which NLU may call an order question) is added to that ticket and the customer is told so.
+    A number, a question or anything too short to be a detail goes where it would have gone otherwise."""
+
+    def name(self) -> str:
+        return "action_add_complaint_detail"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        turn = Turn.of(tracker)
+        ticket = tracker.get_slot(TICKET_ID)
+        is_detail = (
+            bool(ticket)
+            and not lookup_for(turn.text)
+            and not asks_a_question(turn.text)
+            and complaint_rules.is_substantive_description(turn.text)
+        )
+        status = None
+        if is_detail:
+            status = await in_session(
+                complaints.add_complaint_detail,
+                ticket_number=str(ticket),
+                detail=complaint_rules.clean_description(turn.text),
+                customer_id=identified_customer_id(tracker),
+                mobile=find_mobile(str(tracker.get_slot(PHONE) or "")),
+            )
+        if status is None:  # not a detail of that ticket: the message's own flow
+            return [FollowupAction(DETAIL_FALLBACK.get(turn.intent, "action_route_unclaimed"))]
+        dispatcher.utter_message(response="utter_complaint_detail_added", **status_values(status))
+        return []
+
+
+class ValidateComplaintStatusForm(MobileMixin, Form):
     """Unidentified customers give the TS number and the mobile on the ticket; identified ones nothing."""
 
     def name(self) -> str:
         return "validate_complaint_status_form"
 
-    async def required_slots(
-        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[str]:
+    async def asked_slots(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[str]:
         return [] if identified_customer_id(tracker) is not None else [TICKET_ID, PHONE]
 
     async def extract_ticket_id(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if not is_fresh_answer(tracker) and _intent(tracker) != "complaint_status":
+        if not is_fresh_answer(tracker) and Turn.of(tracker).intent != "complaint_status":
             return {}
         text = _text(tracker)
         asked = _requested(tracker) == TICKET_ID
@@ -372,9 +397,9 @@ class ValidateComplaintStatusForm(FormValidationAction):
     async def extract_phone(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if not is_fresh_answer(tracker) and _intent(tracker) != "complaint_status":
+        if not is_fresh_answer(tracker) and Turn.of(tracker).intent != "complaint_status":
             return {}
-        return _mobile_slot(tracker, dispatcher, PHONE)
+        return self.read_mobile(tracker)
 
     def validate_ticket_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -387,7 +412,8 @@ class ValidateComplaintStatusForm(FormValidationAction):
     def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return _validate_mobile(value, dispatcher, tracker, PHONE)
+        mobile, rejected = self.reject_mobile(value, dispatcher, tracker)
+        return rejected if mobile is None else accept(PHONE, mobile)
 
 
 def status_values(status: ComplaintStatusOut) -> dict[str, str]:

@@ -64,6 +64,20 @@ def latest_entity_value(tracker: Tracker, entity: str) -> str | None:
     return str(values[0]) if values else None
 
 
+async def confident_answer(tracker: Tracker) -> str | None:
+    """The CRM's answer to the FAQ the ResponseSelector predicted for the latest message, when the prediction
+    clears that answer's own threshold; None otherwise. Forms use it for a question asked mid-form that NLU
+    did not call `faq` ("包间有最低消费吗" while the store is asked)."""
+    prediction = faq_prediction(tracker.latest_message)
+    if prediction.key is None:
+        return None
+    business = latest_entity_value(tracker, slots.BUSINESS) or tracker.get_slot(slots.BUSINESS)
+    answer = await in_read_only_session(faq.get_answer, key=prediction.key, business_code=business)
+    if answer is None or prediction.confidence < answer.confidence_threshold:
+        return None
+    return answer.answer_zh
+
+
 class ActionAnswerFaq(Action):
     """Runs when the customer asks a frequently asked question (retrieval intent `faq`)."""
 

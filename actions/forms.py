@@ -28,6 +28,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import slots
+from actions.faq import confident_answer
 from actions.normalize import find_mobile, looks_like_phone_attempt, normalize_text
 
 INVALID_ATTEMPTS = "invalid_attempts"
@@ -40,6 +41,10 @@ DIALOGUE_POLICY = Path(__file__).resolve().parent.parent / "policy" / "dialogue.
 ANSWER_INTENTS = frozenset(
     {"inform", "book", "modify_booking", "cancel_booking", "booking_status", "affirm", "order_status", "complain"}
 )
+# Intents under which a question mid-form may be an FAQ NLU missed: not `faq` itself (its rule answers it),
+# nor a flow's own intent ("这单怎么还没到，我要投诉" is a complaint, not a delivery-time question).
+QUESTION_INTENTS = frozenset({"inform", "book", "out_of_scope", "nlu_fallback"})
+FAQ_INTENT = "faq"
 
 
 # ------------------------------------------------------------------------------ values and answers
@@ -99,6 +104,12 @@ class Turn:
         return confirmation(self.text, self.intent, domain)
 
 
+def confirmation_answer(tracker: Tracker, domain: DomainDict, slot: str) -> dict[str, Any]:
+    """{slot: True} for a yes (typed or the button) to the confirmation question `slot` itself; {} otherwise."""
+    turn = Turn.of(tracker)
+    return {slot: True} if turn.requested_slot == slot and turn.confirmation(domain) else {}
+
+
 def last_asked_slot(tracker: Tracker) -> str | None:
     """The slot the form asked for last, even after a rule deactivated the form (requested_slot is reset then)."""
     for event in reversed(tracker.events):
@@ -126,11 +137,17 @@ class DialoguePolicy(BaseModel):
     corrections: _Corrections
     just_discussed: list[str]
     booking_verbs: list[str]
+    question_marks: list[str]
 
 
 def points_at_what_was_discussed(text: str) -> bool:
     """ "这单" / "刚才那个" …: the customer means the order or booking just discussed."""
     return any(word in text for word in dialogue_policy().just_discussed)
+
+
+def asks_a_question(text: str) -> bool:
+    """ "包间有最低消费吗" / "几点关门？": the message asks something (policy/dialogue.yml `question_marks`)."""
+    return any(mark in text for mark in dialogue_policy().question_marks)
 
 
 def says_book(text: str) -> bool:
@@ -257,6 +274,16 @@ class Form(FormValidationAction, ABC):
         asked = await self.asked_slots(dispatcher, tracker, domain)
         return SlotSet(REQUESTED_SLOT, next((slot for slot in asked if tracker.slots.get(slot) is None), None))
 
+    async def answer_a_question(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        """A question asked mid-form is answered when the FAQ prediction clears the answer's threshold; the
+        form then asks its own question again."""
+        turn = Turn.of(tracker)
+        if turn.intent not in QUESTION_INTENTS | {FAQ_INTENT} or not asks_a_question(turn.text):
+            return
+        answer = await confident_answer(tracker)
+        if answer is not None:
+            dispatcher.utter_message(text=answer)
+
     async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
@@ -265,7 +292,15 @@ class Form(FormValidationAction, ABC):
         "贵A12345" when the store was asked is the plate, not a wrong store: keep the plate, ask for the
         store again without calling the plate a bad store.
         """
+        turn = Turn.of(tracker)
+        if turn.intent == FAQ_INTENT and asks_a_question(turn.text):
+            # "包间有最低消费吗": a question, not an answer, so no slot is taken from it. It is answered here
+            # because an entity in it ("包间" -> business) may keep Rasa from rejecting the form, and then the
+            # FAQ rule never runs; when Rasa does reject the form, this answer is dropped and the rule answers.
+            await self.answer_a_question(dispatcher, tracker)
+            return []
         events = await super().get_extraction_events(dispatcher, tracker, domain)
+        await self.answer_a_question(dispatcher, tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)
         filled_other = any(
             event["name"] != requested and usable(event["value"]) for event in events if event.get("event") == "slot"

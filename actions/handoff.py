@@ -22,6 +22,7 @@ from actions.escalation import (
     utter_contact,
     utter_decision,
 )
+from actions.forms import identified_customer_id
 from actions.normalize import find_mobile
 from crm.services import complaint_rules, queue
 from crm.services.escalation_rules import Counters, Signal
@@ -49,7 +50,7 @@ async def complaint_under_way(
     if not description or tracker.get_slot(complaint_actions.TICKET_ID):
         return [], None
     category = tracker.get_slot(complaint_actions.CATEGORY) or complaint_rules.infer_category(description)
-    reachable = complaint_actions.identified_customer_id(tracker) is not None or find_mobile(
+    reachable = identified_customer_id(tracker) is not None or find_mobile(
         str(tracker.get_slot(complaint_actions.PHONE) or "")
     )
     if category in complaint_rules.load_rules().category_codes() and reachable:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crm.policy import PolicyError
+from crm.services.bookings.policy import load_booking_policy
 from crm.services.canned_replies import load_canned_replies
 from crm.services.escalation_rules import load_escalation_rules
 from crm.services.sentiment import load_sentiment_rules
@@ -21,6 +22,7 @@ LOADERS: dict[str, Callable[[Path | None], object]] = {
     "escalation.yml": load_escalation_rules,
     "sentiment.yml": load_sentiment_rules,
     "canned_replies.yml": load_canned_replies,
+    "bookings.yml": load_booking_policy,
 }
 
 

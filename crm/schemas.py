@@ -9,7 +9,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm.enums import (
-    BusinessCode,
     Channel,
     ConversationCloseReason,
     ConversationOwner,
@@ -111,7 +110,7 @@ class OrderEventOut(Dto):
 class OrderOut(Dto):
     order_number: str
     customer_id: int
-    business_code: BusinessCode
+    business_code: str  # any business in the CRM (policy/bookings.yml), not only the demo four
     store_code: str | None
     store_name: str | None  # None: online shop
     status: OrderStatus
@@ -130,7 +129,7 @@ class OrderOut(Dto):
 class StoreOut(Dto):
     code: str
     name: str
-    business_code: BusinessCode
+    business_code: str  # any business in the CRM (policy/bookings.yml), not only the demo four
     city: str
     district: str
     address: str
@@ -147,7 +146,7 @@ class StoreOut(Dto):
 class FaqAnswerOut(Dto):
     key: str
     scope: Literal["store", "business", "general"]
-    business_code: BusinessCode | None
+    business_code: str | None
     store_code: str | None
     question_zh: str
     answer_zh: str

@@ -8,13 +8,12 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Numeric, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.enums import BUSINESS_CODES
-from crm.models.base import Base, TimestampMixin, enum_check
+from crm.models.base import Base, TimestampMixin
 
 
 class Business(TimestampMixin, Base):
     __tablename__ = "business"
-    __table_args__ = (enum_check("code", BUSINESS_CODES),)
+    # Any code: which businesses exist, and their booking kind, is data (policy/bookings.yml, migration 0008).
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)

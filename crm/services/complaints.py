@@ -287,13 +287,40 @@ def get_complaint_status(
 
     A ticket that does not exist and someone else's ticket both give None.
     """
+    complaint = _owned_complaint(session, ticket_number, customer_id, mobile)
+    return _status_out(complaint, now=now or utcnow()) if complaint is not None else None
+
+
+def _owned_complaint(
+    session: Session, ticket_number: str, customer_id: int | None, mobile: str | None
+) -> Complaint | None:
+    """The ticket when it is the requester's under the one ownership rule (crm/services/ownership.py)."""
     complaint = ComplaintRepository(session).get_by_ticket_number(ticket_number.strip().upper())
     if complaint is None:
         return None
-    owns = (customer_id is not None and complaint.customer_id == customer_id) or (
-        bool(mobile) and complaint.contact_mobile == mobile
-    )
-    return _status_out(complaint, now=now or utcnow()) if owns else None
+    requester = Requester(customer_id=customer_id, mobile=mobile if customer_id is None else None)
+    return complaint if requester.may_see(complaint.customer_id, complaint.contact_mobile) else None
+
+
+def add_complaint_detail(
+    session: Session,
+    *,
+    ticket_number: str,
+    detail: str,
+    customer_id: int | None = None,
+    mobile: str | None = None,
+    now: datetime | None = None,
+) -> ComplaintStatusOut | None:
+    """Adds what the customer said right after filing ("说好昨天到的，一直没人联系我") to the open ticket's
+    description, once (a retried message is not added twice). None when it is not theirs or no longer open."""
+    complaint = _owned_complaint(session, ticket_number, customer_id, mobile)
+    if complaint is None or complaint.status not in OPEN_STATUSES:
+        return None
+    detail = detail.strip()
+    if detail and detail not in complaint.description:
+        complaint.description = f"{complaint.description}{rules_.load_rules().description_separator}{detail}"
+        session.flush()
+    return _status_out(complaint, now=now or utcnow())
 
 
 def list_open_complaints(

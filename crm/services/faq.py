@@ -35,7 +35,7 @@ def get_answer(
     return FaqAnswerOut(
         key=best.key,
         scope=_scope(best),  # type: ignore[arg-type]
-        business_code=best.business_code,  # type: ignore[arg-type]
+        business_code=best.business_code,
         store_code=best.store.code if best.store is not None else None,
         question_zh=best.question_zh,
         answer_zh=best.answer_zh,

@@ -19,7 +19,7 @@ def _order_out(order: Order) -> OrderOut:
     return OrderOut(
         order_number=order.order_number,
         customer_id=order.customer_id,
-        business_code=order.business.code,  # type: ignore[arg-type]
+        business_code=order.business.code,
         store_code=order.store.code if order.store is not None else None,
         store_name=order.store.name if order.store is not None else None,
         status=order.status,  # type: ignore[arg-type]

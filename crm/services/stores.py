@@ -13,7 +13,7 @@ def _store_out(store: Store) -> StoreOut:
     return StoreOut(
         code=store.code,
         name=store.name,
-        business_code=store.business.code,  # type: ignore[arg-type]
+        business_code=store.business.code,
         city=store.city,
         district=store.district,
         address=store.address,

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from actions import datetimes
 from actions.bookings import (
     ActionAskBookingId,
+    ActionAskModifyConfirm,
     ActionBookingStatus,
     ActionCancelBooking,
+    ActionModifyBooking,
     ActionSubmitBooking,
     ValidateBookingForm,
     ValidateCancelBookingForm,
@@ -344,3 +346,55 @@ async def test_modify_reads_the_new_time_and_checks_it(crm_sessionmaker: session
         ),
     )
     assert closed["booking_change"] is None and "utter_booking_problem_closed" in responses(dispatcher)
+
+
+async def test_a_check_out_day_said_unasked_gives_the_nights() -> None:
+    slots, _ = await run(ValidateBookingForm(), tracker("观山湖酒店明天入住，后天退房，家庭房，3个人", intent="book"))
+    assert (slots["business"], slots["booking_store"], slots["booking_service"]) == ("hotel", "gy-gsh-hotel", "family")
+    assert (slots["booking_date"], slots["booking_nights"], slots["party_size"]) == (TOMORROW.isoformat(), "1", "3")
+    assert slots["requested_slot"] == "phone"  # anonymous: only the mobile is left
+
+
+async def test_a_check_out_day_answering_how_long_keeps_the_check_in_day() -> None:
+    stay = {
+        "business": "hotel",
+        "booking_store": "gy-gsh-hotel",
+        "booking_service": "king",
+        "booking_date": TOMORROW.isoformat(),
+    }
+    for answer in ("大后天退房", "大后天"):
+        slots, _ = await run(ValidateBookingForm(), tracker(answer, slots=stay, requested="booking_nights"))
+        assert slots["booking_nights"] == "2" and "booking_date" not in slots, answer
+
+
+async def test_a_booking_cancelled_between_the_summary_and_the_yes_gets_a_polite_answer(
+    crm_sessionmaker: sessionmaker[Session],
+) -> None:
+    slots = complete_car_booking(TOMORROW + timedelta(days=5))
+    _, created = await run(ActionSubmitBooking(), tracker("确认", intent="affirm", slots=slots))
+    number = created.messages[0]["booking_number"]
+    base = {"booking_id": number, "phone": "13922223333", "customer_identified": False}
+    change = {**base, "booking_change": '{"time": "16:30"}', "booking_confirm": True}
+    await run(ActionCancelBooking(), tracker("取消", intent="affirm", form="cancel_booking_form", slots=base))
+
+    events, said = await run(ActionModifyBooking(), tracker("确认修改", intent="affirm", slots=change))
+    assert responses(said) == ["utter_booking_not_modifiable"]  # cancelled meanwhile: said, not a server error
+    assert events["booking_id"] is None and events["booking_change"] is None
+    with crm_sessionmaker() as session:
+        row = session.scalars(select(Booking).where(Booking.booking_number == number)).one()
+        assert row.status == "cancelled" and row.start_at.astimezone(TZ).hour == 11
+
+
+@pytest.mark.parametrize("change", [None, "!", "{not json"])
+async def test_a_confirmed_change_whose_details_are_gone_is_asked_again_not_a_crash(
+    change: str | None, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    slots = complete_car_booking(TOMORROW + timedelta(days=6))
+    _, created = await run(ActionSubmitBooking(), tracker("确认", intent="affirm", slots=slots))
+    base = {"booking_id": created.messages[0]["booking_number"], "phone": "13922223333", "customer_identified": False}
+    _, asked = await run(
+        ActionAskModifyConfirm(), tracker("好", form="modify_booking_form", slots={**base, "booking_change": change})
+    )
+    assert responses(asked) == ["utter_booking_change_unclear"]
+    _, said = await run(ActionModifyBooking(), tracker("确认修改", slots={**base, "booking_change": change}))
+    assert responses(said) == ["utter_booking_change_unclear"]

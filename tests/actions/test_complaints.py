@@ -75,6 +75,18 @@ async def validate(tracker: Tracker, action: Any = None) -> tuple[dict[str, Any]
     return values, dispatcher
 
 
+async def test_the_form_asks_in_order_only_what_is_missing() -> None:
+    dispatcher = CollectingDispatcher()
+    bare = await ValidateComplaintForm().run(
+        dispatcher, form_tracker("我要投诉", intent="complain", after=["utter_complaint_empathy"]), DOMAIN
+    )
+    assert slot_values(bare)["requested_slot"] == "complaint_description"
+    described = await ValidateComplaintForm().run(
+        dispatcher, form_tracker("房间隔音太差了，隔壁吵了一整晚", intent="complain"), DOMAIN
+    )
+    assert slot_values(described)["requested_slot"] == "phone"  # the category was inferred; anonymous: a mobile
+
+
 # ---- the form asks only what is missing -----------------------------------------------------------
 
 
@@ -98,8 +110,8 @@ async def test_a_complete_first_message_from_an_identified_customer_needs_no_que
 
 async def test_a_bare_request_asks_what_happened() -> None:
     slots, _ = await validate(form_tracker("我要投诉", intent="complain", after=["utter_complaint_empathy"]))
-    # Nothing filled: Rasa asks the first missing slot in domain order (utter_ask_..._complaint_description).
-    assert slots == {}
+    # Nothing filled: the form asks what happened first (utter_ask_..._complaint_description).
+    assert slots == {"requested_slot": "complaint_description"}
     assert DOMAIN["forms"]["complaint_form"]["required_slots"][0] == "complaint_description"
 
 
@@ -111,12 +123,13 @@ async def test_the_description_answer_infers_the_category_then_asks_an_anonymous
         "complaint_description": "服务员对我们大吼大叫",
         "complaint_category": "service_attitude",
         "complaint_reference": "none",
-    }  # phone is the only one left, so Rasa asks for it
+        "requested_slot": "phone",
+    }  # phone is the only one left, so it is asked
 
 
 async def test_an_unclear_description_asks_for_the_category_with_buttons() -> None:
     slots, _ = await validate(form_tracker("等了很久都没有人来", requested="complaint_description"))
-    assert slots == {"complaint_description": "等了很久都没有人来"}  # the category is asked next
+    assert slots == {"complaint_description": "等了很久都没有人来", "requested_slot": "complaint_category"}
     buttons = DOMAIN["responses"]["utter_ask_complaint_form_complaint_category"][0]["buttons"]
     assert len(buttons) == 7
 
@@ -146,13 +159,14 @@ async def test_a_ten_digit_phone_is_explained_and_a_person_is_offered_on_the_thi
     }
     slots, dispatcher = await validate(form_tracker("1381234567", requested="phone", slots=filled))
     assert slots["phone"] is None and slots["invalid_attempts"] == 1
-    assert responses(dispatcher) == ["utter_invalid_phone"]
+    assert responses(dispatcher) == ["utter_booking_phone_length"]  # "您输入的是 10 位数字…"
+    assert dispatcher.messages[0]["digits"] == 10
 
     third, dispatcher = await validate(
         form_tracker("1381234567", requested="phone", slots={**filled, "invalid_attempts": 2})
     )
     assert third["invalid_attempts"] == 3
-    assert responses(dispatcher) == ["utter_invalid_phone", "utter_offer_human"]
+    assert responses(dispatcher) == ["utter_booking_phone_length", "utter_offer_human"]
 
     good, _ = await validate(form_tracker("１３８ １２３４ ５６７８", requested="phone", slots=filled))
     assert good["phone"] == "13812345678"
@@ -188,7 +202,8 @@ async def test_turns_that_are_not_answers_fill_nothing_so_the_form_yields(
     slots, dispatcher = await validate(
         form_tracker(text, intent=intent, requested="complaint_description", after=after)
     )
-    assert slots == {}  # nothing validated: Rasa rejects the form and the rules answer
+    # Nothing validated (the question stays the same): Rasa rejects the form and the rules answer.
+    assert slots == {"requested_slot": "complaint_description"}
     assert dispatcher.messages == []
 
 
@@ -349,13 +364,13 @@ async def test_status_form_asks_anonymous_customers_for_number_then_mobile() -> 
     slots, _ = await validate(
         form_tracker("我的投诉怎么样了", intent="complaint_status", form="complaint_status_form"), form
     )
-    assert slots == {}  # Rasa asks for the ticket number first
+    assert slots == {"requested_slot": "ticket_id"}  # the ticket number first
 
     full_width, _ = await validate(
         form_tracker("ＴＳ２０２６１１２００００３", form="complaint_status_form", requested="ticket_id"),
         form,
     )
-    assert full_width == {"ticket_id": "TS202611200003"}
+    assert full_width == {"ticket_id": "TS202611200003", "requested_slot": "phone"}  # then the mobile on it
 
     wrong, dispatcher = await validate(
         form_tracker("TS2026112", form="complaint_status_form", requested="ticket_id"), form
@@ -373,3 +388,101 @@ async def test_status_form_needs_nothing_from_an_identified_customer(
         ValidateComplaintStatusForm(),
     )
     assert slots == {"requested_slot": None}
+
+
+async def test_one_message_fills_what_happened_the_category_and_the_mobile() -> None:
+    slots, dispatcher = await validate(
+        form_tracker("洗车把我车门划了一道，电话 138 1234 5678", intent="complain", after=["utter_complaint_empathy"])
+    )
+    assert slots["phone"] == "13812345678" and slots["complaint_category"] is not None
+    assert "划" in slots["complaint_description"]
+    assert "utter_booking_phone_invalid" not in responses(dispatcher)
+
+
+async def test_a_corrected_mobile_replaces_the_wrong_length_one() -> None:
+    filled = {"complaint_description": "房间很吵", "complaint_category": "facilities", "complaint_reference": "none"}
+    wrong, dispatcher = await validate(form_tracker("1381234567", requested="phone", slots=filled))
+    assert wrong["phone"] is None and dispatcher.messages[0]["digits"] == 10
+    fixed, _ = await validate(
+        form_tracker("不好意思，是13812345678", requested="phone", slots={**filled, "invalid_attempts": 1})
+    )
+    assert fixed["phone"] == "13812345678" and fixed.get("invalid_attempts", 0) == 0
+
+
+async def _filed_for(customer_id: int) -> str:
+    slots = {
+        "customer_identified": True,
+        "customer_id": str(customer_id),
+        "complaint_description": "快递一直没到",
+        "complaint_category": "delivery",
+        "complaint_reference": "none",
+    }
+    dispatcher = CollectingDispatcher()
+    events = await ActionSubmitComplaint().run(dispatcher, form_tracker("快递一直没到", slots=slots), DOMAIN)
+    return str(slot_values(events)["ticket_id"])
+
+
+async def test_a_detail_right_after_filing_is_added_to_the_ticket_once(
+    crm_sessionmaker: sessionmaker[Session],
+) -> None:
+    from actions.complaints import ActionAddComplaintDetail
+
+    with crm_sessionmaker() as session:
+        gold = customer(session, "demo-gold")
+    ticket = await _filed_for(gold.id)
+    who = {"customer_identified": True, "customer_id": str(gold.id), "ticket_id": ticket}
+    detail = "说好昨天到的，今天还在派送，一直没人联系我"
+    for _ in range(2):  # a redelivered message is not added twice
+        dispatcher = CollectingDispatcher()
+        events = await ActionAddComplaintDetail().run(
+            dispatcher, form_tracker(detail, intent="order_status", slots=who), DOMAIN
+        )
+        assert responses(dispatcher) == ["utter_complaint_detail_added"] and not events
+        assert dispatcher.messages[0]["ticket_number"] == ticket
+    with crm_sessionmaker() as session:
+        row = session.scalars(select(Complaint).where(Complaint.ticket_number == ticket)).one()
+        assert row.description.count("一直没人联系我") == 1 and row.description.startswith("快递一直没到")
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "followup"),
+    [
+        ("我另一单DD202611200017到哪了", "order_status", "order_lookup_form"),
+        ("我的订单到哪了", "order_status", "order_lookup_form"),
+        ("好", "inform", "action_route_unclaimed"),
+    ],
+)
+async def test_a_number_a_question_or_a_word_after_filing_goes_its_own_way(
+    text: str, intent: str, followup: str, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    from actions.complaints import ActionAddComplaintDetail
+
+    with crm_sessionmaker() as session:
+        gold = customer(session, "demo-gold")
+    ticket = await _filed_for(gold.id)
+    dispatcher = CollectingDispatcher()
+    events = await ActionAddComplaintDetail().run(
+        dispatcher,
+        form_tracker(
+            text, intent=intent, slots={"customer_identified": True, "customer_id": str(gold.id), "ticket_id": ticket}
+        ),
+        DOMAIN,
+    )
+    assert not dispatcher.messages
+    assert [event["name"] for event in events if event["event"] == "followup"] == [followup]
+
+
+async def test_someone_elses_ticket_gets_no_detail(crm_sessionmaker: sessionmaker[Session]) -> None:
+    from actions.complaints import ActionAddComplaintDetail
+
+    with crm_sessionmaker() as session:
+        gold, platinum = customer(session, "demo-gold"), customer(session, "demo-platinum")
+    ticket = await _filed_for(gold.id)
+    dispatcher = CollectingDispatcher()
+    slots = {"customer_identified": True, "customer_id": str(platinum.id), "ticket_id": ticket}
+    events = await ActionAddComplaintDetail().run(
+        dispatcher,
+        form_tracker("说好昨天到的，今天还在派送，一直没人联系我", intent="order_status", slots=slots),
+        DOMAIN,
+    )
+    assert not dispatcher.messages and events[0]["event"] == "followup"

@@ -223,6 +223,30 @@ async def test_no_to_the_reference_question_answers_it_and_does_not_drop_the_com
     assert not dispatcher.messages
 
 
+async def test_no_while_the_mobile_is_asked_answers_the_open_reference_question() -> None:
+    """ "没有" (no order or booking) said after the bot moved on to the mobile still answers the reference."""
+    from actions.complaints import ActionCancelComplaint
+
+    asked = tracker("没有", intent="deny", form="complaint_form", slots={"complaint_description": "车门上多了一道划痕"})
+    asked.events.insert(0, {"event": "slot", "name": "requested_slot", "value": "phone"})
+    dispatcher = CollectingDispatcher()
+    events = await ActionCancelComplaint().run(dispatcher, asked, DOMAIN)
+    assert {"event": "slot", "timestamp": None, "name": "complaint_reference", "value": "none"} in events
+    assert any(e.get("event") == "followup" and e.get("name") == "complaint_form" for e in events)
+    assert not dispatcher.messages
+
+
+@pytest.mark.parametrize("text", ["算了", "不用了"])
+async def test_a_typed_no_to_another_question_drops_the_complaint(text: str) -> None:
+    from actions.complaints import ActionCancelComplaint
+
+    asked = tracker(text, intent="deny", form="complaint_form")
+    asked.events.insert(0, {"event": "slot", "name": "requested_slot", "value": "phone"})
+    dispatcher = CollectingDispatcher()
+    await ActionCancelComplaint().run(dispatcher, asked, DOMAIN)
+    assert responses(dispatcher) == ["utter_complaint_cancelled"]
+
+
 async def test_no_to_another_question_drops_the_complaint() -> None:
     from actions.complaints import ActionCancelComplaint
 
