@@ -26,6 +26,21 @@ class BookingRepository(Repository):
     def get_by_idempotency_key(self, key: str) -> Booking | None:
         return self.session.scalar(_bookings().where(Booking.idempotency_key == key))
 
+    def find_active_twin(
+        self, *, customer_id: int, store_id: int, service_id: int, start_at: datetime, plate_number: str | None
+    ) -> Booking | None:
+        """An active booking of the same customer for the same thing at the same time (made in another conversation)."""
+        statement = _bookings().where(
+            Booking.customer_id == customer_id,
+            Booking.store_id == store_id,
+            Booking.service_id == service_id,
+            Booking.start_at == start_at,
+            Booking.status.in_(ACTIVE_STATUSES),
+        )
+        if plate_number is not None:
+            statement = statement.where(Booking.plate_number == plate_number)
+        return self.session.scalar(statement.order_by(Booking.id).limit(1))
+
     def list_upcoming_for_customer(self, customer_id: int, now: datetime, limit: int) -> list[Booking]:
         """Active bookings that have not ended yet, soonest first."""
         statement = (

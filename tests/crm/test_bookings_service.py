@@ -54,6 +54,30 @@ def test_create_booking_twice_with_the_same_key_creates_one(seeded_session: Sess
     assert first.booking.masked_mobile == "137****1111" and first.booking.masked_customer_name == "张*"
 
 
+def test_the_same_booking_confirmed_from_a_second_browser_is_the_first_one(seeded_session: Session) -> None:
+    """Two conversations (two idempotency keys), one customer (the same mobile), the same car, store and time."""
+    customer_id = new_customer(seeded_session, "13700003333")
+    first = service.create_booking(
+        seeded_session, draft=car(at(3, 11)), customer_id=customer_id, idempotency_key="browser-1", now=NOW
+    )
+    second = service.create_booking(
+        seeded_session, draft=car(at(3, 11)), customer_id=customer_id, idempotency_key="browser-2", now=NOW
+    )
+    assert first.created and not second.created
+    assert first.booking is not None and second.booking is not None
+    assert second.booking.booking_number == first.booking.booking_number
+    count = seeded_session.scalar(select(func.count()).select_from(Booking).where(Booking.customer_id == customer_id))
+    assert count == 1
+    # Another car, or another time, is another booking.
+    other_car = car(at(3, 11)).model_copy(update={"plate_number": "贵A54321"})
+    assert service.create_booking(
+        seeded_session, draft=other_car, customer_id=customer_id, idempotency_key="browser-3", now=NOW
+    ).created
+    assert service.create_booking(
+        seeded_session, draft=car(at(3, 14)), customer_id=customer_id, idempotency_key="browser-4", now=NOW
+    ).created
+
+
 def test_find_or_create_customer_reuses_the_mobile(seeded_session: Session) -> None:
     first = new_customer(seeded_session, "13700002222")
     assert new_customer(seeded_session, "13700002222") == first
@@ -84,8 +108,8 @@ def test_full_slot_offers_the_nearest_free_slots(seeded_session: Session) -> Non
             break
         service.create_booking(
             seeded_session,
-            draft=car(start, party_size=None),
-            customer_id=customer_id,
+            draft=car(start, party_size=None).model_copy(update={"plate_number": f"贵B1234{number}"}),
+            customer_id=customer_id,  # a fleet: another car each time (the same car twice is one booking)
             idempotency_key=f"fill-{number}",
             now=NOW,
         )

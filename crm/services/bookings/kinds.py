@@ -100,6 +100,9 @@ class Kind(ABC):
 
     code: ClassVar[KindCode]
     keeps_service_on_change: ClassVar[bool] = True  # False: the service follows from other fields (a table)
+    # True: what is booked is the customer themselves (or their car), who cannot be in two places at once, so
+    # the same booking made again from another conversation is the first one. Rooms and tables come in numbers.
+    one_at_a_time: ClassVar[bool] = False
 
     @abstractmethod
     def candidates(
@@ -157,6 +160,7 @@ class Kind(ABC):
 
 class Appointment(Kind):
     code = "appointment"
+    one_at_a_time = True
 
     def candidates(
         self, session: Session, store: Store, draft: BookingDraft, policy: BusinessPolicy

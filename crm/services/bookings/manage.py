@@ -139,6 +139,21 @@ def create_booking(
     plan = plan_booking(session, draft, now)
     if isinstance(plan, BookingProblem):
         return BookingResult(problem=plan)
+    # The same appointment confirmed from a second browser or channel (another idempotency key) is the first
+    # one; checked under the store lock, so two conversations confirming at once cannot both book.
+    twin = (
+        repository.find_active_twin(
+            customer_id=customer_id,
+            store_id=plan.store.id,
+            service_id=plan.service.id,
+            start_at=plan.start_at,
+            plate_number=draft.plate_number,
+        )
+        if kind_for(get_booking_policy().business(draft.business_code)).one_at_a_time
+        else None
+    )
+    if twin is not None:
+        return BookingResult(booking=booking_out(session, twin), created=False)
     booking = Booking(
         booking_number=allocate_booking_number(session, at=now),
         customer_id=customer_id,
