@@ -314,6 +314,17 @@ class ConversationHub:
         await self.broker.publish(topics.CONSOLE, event)
         await self.broker.publish(topics.conversation(conversation.id), event)
 
+    async def adopt_visitor(
+        self, *, channel: str, from_channel_user_id: str, to_channel_user_id: str
+    ) -> ConversationOut | None:
+        """A visitor who logged in mid-conversation keeps it (crm.services.conversations.adopt_open_conversation)."""
+        return await self._in_session(
+            conversations.adopt_open_conversation,
+            channel=channel,
+            from_channel_user_id=from_channel_user_id,
+            to_channel_user_id=to_channel_user_id,
+        )
+
     # --- reading ---------------------------------------------------------------------------------------------
 
     async def transcript(
