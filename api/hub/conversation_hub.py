@@ -69,6 +69,8 @@ class HubResult:
 
 # The "不等了，留言" button under the queue message (domain.yml utter_handoff_queued).
 LEAVE_MESSAGE_PAYLOAD = "/leave_message"
+# Rasa's built-in intent that runs action_session_start with the message's metadata (a login mid-conversation).
+SESSION_START = "/session_start"
 
 
 class ConversationHub:
@@ -317,13 +319,33 @@ class ConversationHub:
     async def adopt_visitor(
         self, *, channel: str, from_channel_user_id: str, to_channel_user_id: str
     ) -> ConversationOut | None:
-        """A visitor who logged in mid-conversation keeps it (crm.services.conversations.adopt_open_conversation)."""
-        return await self._in_session(
+        """A visitor who logged in mid-conversation keeps it (crm.services.conversations.adopt_open_conversation).
+
+        Rasa's conversation (its sender id, the slots of a form in progress) carries on; a `/session_start` with
+        the customer's metadata makes the action server load the customer's profile into it (the other slots are
+        carried over, domain.yml session_config)."""
+        conversation = await self._in_session(
             conversations.adopt_open_conversation,
             channel=channel,
             from_channel_user_id=from_channel_user_id,
             to_channel_user_id=to_channel_user_id,
         )
+        if conversation is None or conversation.customer_id is None or conversation.owner != "bot":
+            return conversation
+        customer = await self._in_session(customers.get_customer, customer_id=conversation.customer_id)
+        metadata = {
+            "channel": conversation.channel,
+            "conversation_id": conversation.id,
+            "message_id": None,
+            "customer_id": conversation.customer_id,
+            "tier": customer.tier if customer else None,
+        }
+        try:
+            await self._rasa.send(sender_id=conversation.rasa_sender_id, message=SESSION_START, metadata=metadata)
+        except RasaUnavailableError as exc:
+            # The transcript is already the customer's; the bot learns who it is at its next session start.
+            logger.warning("Rasa did not take the login of conversation %s: %s", conversation.id, exc)
+        return conversation
 
     # --- reading ---------------------------------------------------------------------------------------------
 

@@ -133,9 +133,13 @@ def test_a_visitor_who_logs_in_mid_conversation_keeps_it(
 
     logged_in = post(client, text="明天上午十点", identity_token=token).json()
     assert logged_in["conversation_id"] == anonymous["conversation_id"]
-    first, second = fake_rasa.requests
-    assert first["sender"] == second["sender"]  # the same Rasa conversation: the bot keeps what was said
-    assert second["metadata"]["customer_id"] == customer_id_of(seeded_sessionmaker, "demo-gold")
+    first, login, second = fake_rasa.requests
+    # The same Rasa conversation (the bot keeps what was said), restarted with the customer's profile.
+    assert first["sender"] == login["sender"] == second["sender"]
+    assert login["message"] == "/session_start"
+    gold = customer_id_of(seeded_sessionmaker, "demo-gold")
+    assert login["metadata"]["customer_id"] == second["metadata"]["customer_id"] == gold
+    assert login["metadata"]["tier"] == "gold"
     with seeded_sessionmaker() as session:
         conversation = session.get(Conversation, anonymous["conversation_id"])
         assert conversation is not None and conversation.channel_user_id == "demo-gold"
