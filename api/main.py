@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.channels import widget, widget_state
+from api.channels import rest, widget, widget_state
 from api.channels.wechat.router import router as wechat_router
 from api.channels.widget import WebChatDelivery
 from api.channels.widget_origins import WidgetCors
@@ -91,6 +91,7 @@ def create_app(
 
     app.include_router(widget.router)
     app.include_router(widget_state.router)
+    app.include_router(rest.router)
     app.include_router(wechat_router)
     app.include_router(health.router)
     app.include_router(agent.console_router)

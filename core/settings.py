@@ -47,7 +47,7 @@ class RestIntegration(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     api_key: str
     # Replies are POSTed here, signed with HMAC-SHA256 (webhook_secret, or the api_key when blank).
-    webhook_url: str | None = None
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
     webhook_secret: str | None = None
 
 
