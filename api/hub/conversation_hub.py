@@ -93,6 +93,8 @@ class ConversationHub:
         self._idle_after = idle_after
         self._sweep_seconds = sweep_seconds
         self.deliveries = Deliveries(session_factory, self.broker, push_policy)
+        # Channels' periodic clean-ups (e.g. WeChat's old reply claims), run with the idle sweep.
+        self._housekeeping: list[Callable[[Session], object]] = []
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -113,12 +115,21 @@ class ConversationHub:
         with push=False, connection-bound (every process delivers to the connections it holds)."""
         self.deliveries.register(channel, delivery, push=push)
 
+    def add_housekeeping(self, job: Callable[[Session], object]) -> None:
+        """A channel's clean-up, run in its own transaction every IDLE_SWEEPS-th sweep (with the idle sweep)."""
+        self._housekeeping.append(job)
+
     async def sweep(self, *, close_idle: bool = True) -> None:
-        """One pass: close idle bot conversations, retry due push deliveries."""
+        """One pass: close idle bot conversations and run the channels' clean-ups, retry due push deliveries."""
         if close_idle:
             closed = await self._in_session(conversation_ownership.close_idle_conversations, idle_for=self._idle_after)
             if closed:
                 logger.info("closed %d idle conversations", len(closed))
+            for job in self._housekeeping:
+                try:
+                    await self._in_session(job)
+                except Exception:
+                    logger.exception("housekeeping %s failed", getattr(job, "__name__", job))
         await self.deliveries.sweep()
 
     async def _sweep_forever(self) -> None:
