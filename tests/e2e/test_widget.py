@@ -253,12 +253,14 @@ def test_a_message_typed_offline_is_delivered_once_when_the_connection_returns(
 
 @pytest.fixture
 def other_origin(live_stack: LiveStack, tmp_path: Path) -> Iterator[str]:
-    """A host page on another origin (another port) that embeds the widget by the one script tag."""
-    (tmp_path / "index.html").write_text(
-        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>合作伙伴页面</title></head>'
-        f'<body><h1>合作伙伴</h1><script src="{live_stack.api_url}/widget.js" async></script></body></html>',
-        encoding="utf-8",
-    )
+    """A host page on another origin (another port) that embeds the widget by the one script tag
+    (`index.html`), and one with the full-page view (`page.html`)."""
+    for name, attributes in (("index.html", ""), ("page.html", ' data-mode="page"')):
+        (tmp_path / name).write_text(
+            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>合作伙伴页面</title></head>'
+            f'<body><script src="{live_stack.api_url}/widget.js"{attributes} async></script></body></html>',
+            encoding="utf-8",
+        )
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -276,6 +278,13 @@ def test_the_widget_works_embedded_on_a_page_of_another_origin(page: Page, other
     expect(messages(page, "bot").last).not_to_be_empty()
     page.reload()
     expect(messages(page, "customer")).to_have_count(1, timeout=10_000)
+
+    # The full-page view (data-mode="page"): no launcher, the panel is the page, same conversation.
+    page.goto(other_origin.replace("index.html", "page.html"))
+    expect(page.get_by_test_id("cs-input")).to_be_visible(timeout=10_000)
+    assert page.get_by_test_id("cs-launcher").count() == 0
+    expect(messages(page, "customer")).to_have_count(1, timeout=10_000)
+    send(page, "谢谢")
 
 
 def test_a_member_books_a_car_wax_on_the_demo_page_across_a_reload_and_a_dropped_connection(
