@@ -242,3 +242,30 @@ def test_the_rest_api_is_documented(client: TestClient) -> None:
     ):
         assert path in schema["paths"], path
     assert "HTTPBearer" in schema["components"]["securitySchemes"]
+
+
+def test_a_long_poll_is_woken_by_another_api_process_through_redis(
+    seeded_sessionmaker: sessionmaker[Session], fake_rasa: FakeRasa, redis_url: str
+) -> None:
+    settings = Settings(
+        widget_secret=SECRET,
+        rasa_url="http://rasa.internal:5005",
+        redis_url=redis_url,
+        rest_integrations=[RestIntegration(name="shop", api_key=SHOP_KEY)],
+    )
+    transport = httpx.MockTransport(fake_rasa.handle)
+    with (
+        TestClient(create_app(seeded_sessionmaker, settings, transport)) as first,
+        TestClient(create_app(seeded_sessionmaker, settings, transport)) as second,
+    ):
+        body = say(first, SHOP_KEY, "你好").json()
+        last = body["replies"][-1]["id"]
+        timer = threading.Timer(0.5, agent_says, args=(second, body["conversation_id"], "另一个进程的客服消息"))
+        timer.start()
+        started = time.monotonic()
+        polled = first.get(
+            "/api/rest/conversations/u-1/poll", params={"after_id": last, "timeout": 10}, headers=auth(SHOP_KEY)
+        ).json()
+        timer.join()
+    assert [m["text"] for m in polled["messages"]] == ["另一个进程的客服消息"]
+    assert time.monotonic() - started < 5

@@ -226,3 +226,20 @@ def test_the_demo_page_embeds_the_widget_with_one_script_tag_and_its_facts_come_
     assert company["name"] == "悦享生活集团" and company["hotline"] == "400-851-6688"
     assert {b["name"] for b in company["businesses"]} >= {"悦享汽车美容养护", "悦享男装"}
     assert all(store["address"] for business in company["businesses"] for store in business["stores"])
+
+
+def test_a_login_mid_conversation_keeps_it_on_each_database(
+    any_seeded_sessionmaker: sessionmaker[Session], fake_rasa: FakeRasa
+) -> None:
+    settings = Settings(widget_secret=SECRET, rasa_url="http://rasa.internal:5005", rasa_timeout_seconds=1.0)
+    app = create_app(any_seeded_sessionmaker, settings, httpx.MockTransport(fake_rasa.handle))
+    with TestClient(app) as client:
+        anonymous = post(client, text="我想预约洗车").json()
+        logged_in = post(client, text="明天上午", identity_token=sign_web_user_id("demo-iron", SECRET)).json()
+        assert logged_in["conversation_id"] == anonymous["conversation_id"]
+        assert logged_in["identity"] == "customer"
+    iron = customer_id_of(any_seeded_sessionmaker, "demo-iron")
+    with any_seeded_sessionmaker() as session:
+        conversation = session.get(Conversation, anonymous["conversation_id"])
+        assert conversation is not None and conversation.channel_user_id == "demo-iron"
+        assert conversation.customer_id == iron
