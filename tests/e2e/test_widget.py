@@ -201,6 +201,17 @@ def test_an_agent_reply_during_a_handoff_reaches_the_widget_with_the_agents_name
         expect(agent).to_contain_text("李娜")  # labelled with the person's name
         expect(handoff).to_contain_text("李娜", timeout=15_000)
 
+        # Links: only to the allow-listed hosts (config.json link_hosts); any other URL stays text.
+        links = "会员规则见 https://www.yuexiang-life.example.com/vip ，不要点 https://evil.example/login"
+        api.post(f"/api/agent/conversations/{conversation.id}/messages", json={"text": links}, headers=lina)
+        with_links = messages(page, "agent").filter(has_text="会员规则")
+        expect(with_links).to_have_count(1, timeout=REPLY_TIMEOUT_MS)
+        anchors = with_links.locator("a")
+        expect(anchors).to_have_count(1)
+        assert anchors.first.get_attribute("href") == "https://www.yuexiang-life.example.com/vip"
+        assert anchors.first.get_attribute("rel") == "noopener noreferrer nofollow"
+        expect(with_links).to_contain_text("https://evil.example/login")
+
         # The customer writes to the agent: no bot answer, the agent sees it in the transcript.
         page.get_by_test_id("cs-input").fill("我的车明天能洗吗")
         page.get_by_test_id("cs-send").click()
