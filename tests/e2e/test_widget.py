@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from api.channels.identity import sign_web_user_id
 from crm.models import Booking, Conversation, Message
+from crm.services import conversation_ownership
 from tests.e2e.conftest import LiveStack
 from tests.e2e.test_chat_page import browser  # noqa: F401  (the module-scoped Chromium fixture)
 from tests.e2e.test_handoff import close_open_handoffs, desk_open_all_day, staff_headers  # noqa: F401
@@ -37,6 +38,25 @@ def page(browser: Browser, live_stack: LiveStack) -> Iterator[Page]:  # noqa: F8
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _demo_customers_left_as_found(live_stack: LiveStack) -> Iterator[None]:
+    """The demo customers are shared with the other e2e modules: a conversation a test here opened for one of
+    them is closed afterwards (as if idle), so the next page starts with an empty history."""
+    with live_stack.session_factory() as session:
+        before = set(session.scalars(select(Conversation.id).where(Conversation.status == "open")).all())
+    yield
+    with live_stack.session_factory.begin() as session:
+        opened = session.scalars(
+            select(Conversation.id).where(
+                Conversation.status == "open",
+                Conversation.channel_user_id.like("demo-%"),
+                Conversation.id.not_in(before),
+            )
+        ).all()
+        for opened_id in opened:
+            conversation_ownership.close_conversation(session, conversation_id=opened_id, reason="idle", actor="e2e")
 
 
 def messages(page: Page, sender: str | None = None) -> object:
