@@ -17,6 +17,7 @@ from crm.schemas import CustomerOut
 from crm.services import customers
 
 logger = logging.getLogger(__name__)
+SESSION_START_INTENT = "session_start"
 
 
 def _customer_id_from(metadata: Any) -> int | None:
@@ -59,6 +60,11 @@ class ActionSessionStart(Action):
                 if value is not None and name not in slots.PROFILE_SLOTS and name != slots.SESSION_STARTED_METADATA
             )
         customer_id = _customer_id_from(tracker.get_slot(slots.SESSION_STARTED_METADATA))
+        latest = tracker.latest_message or {}
+        if (latest.get("intent") or {}).get("name") == SESSION_START_INTENT:
+            # An explicit /session_start (the hub's, when a visitor logs in mid-conversation) carries the new
+            # metadata on the message itself: Rasa fills session_started_metadata only for sessions it starts.
+            customer_id = _customer_id_from(latest.get("metadata")) or customer_id
         customer = None
         if customer_id is not None:
             customer = await in_read_only_session(customers.get_customer, customer_id=customer_id)

@@ -14,16 +14,17 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.channels import widget
+from api.channels import rest, widget, widget_state
 from api.channels.wechat.router import router as wechat_router
 from api.channels.widget import WebChatDelivery
+from api.channels.widget_origins import WidgetCors
 from api.errors import ERROR_RESPONSES, install_error_handlers
 from api.hub.broker import make_broker
 from api.hub.conversation_hub import ConversationHub
 from api.hub.probe import RecentlyAlive, is_reachable
 from api.hub.rasa_client import RasaClient
 from api.hub.rasa_replicas import RasaReplica, RasaReplicas
-from api.routers import agent, health, ops_analytics, ops_content, ops_pages, ops_review, ops_training
+from api.routers import agent, demo, health, ops_analytics, ops_content, ops_pages, ops_review, ops_training
 from api.security import MAX_REQUEST_BYTES, BodySizeLimit, SecurityHeaders, ServiceToken
 from core.logging import install_pii_masking
 from core.rate_limits import RateLimit, counter_storage
@@ -110,9 +111,12 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_REQUEST_BYTES)
+    app.add_middleware(WidgetCors, settings=settings)  # the widget's routes, for pages on other origins
     app.add_middleware(SecurityHeaders)  # outermost: also on the body limit's 413
 
     app.include_router(widget.router)
+    app.include_router(widget_state.router)
+    app.include_router(rest.router)
     app.include_router(wechat_router)
     app.include_router(health.router)
     app.include_router(agent.console_router)
@@ -122,6 +126,8 @@ def create_app(
     app.include_router(ops_content.router)
     app.include_router(ops_review.router)
     app.include_router(ops_pages.pages_router)
+    app.include_router(demo.router)
+    app.mount("/widget", StaticFiles(directory=STATIC_DIR / "widget"), name="widget")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

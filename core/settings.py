@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from limits import parse_many
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,19 @@ def secret_problem(value: str) -> str | None:
     if len(set(value)) < MIN_SECRET_DISTINCT_CHARS:
         return "is not random (too few distinct characters)"
     return None
+
+
+class RestIntegration(BaseModel):
+    """One integration of the REST channel (api/channels/rest.py): its API key and, optionally, its webhook."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    api_key: str
+    # Replies are POSTed here, signed with HMAC-SHA256 (webhook_secret, or the api_key when blank).
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/\S*)?$")
+    webhook_secret: str | None = None
+
+
+DEV_REST_INTEGRATION = RestIntegration(name="demo", api_key="development-only-rest-api-key-never-in-production")
 
 
 class Settings(BaseSettings):
@@ -131,8 +144,28 @@ class Settings(BaseSettings):
     ops_rasa_validate: bool = True
     ops_rasa_validate_timeout_seconds: float = 120.0
 
+    # --- Web widget and REST channel (api/channels/widget.py, api/channels/rest.py) ------------------------
+    # An identity token valid for longer than this is refused even when correctly signed.
+    widget_token_max_lifetime_seconds: int = Field(default=7 * 24 * 3600, gt=0)
+    # Origins of the pages allowed to embed the widget (CORS and the websocket's Origin), comma-separated;
+    # "*" allows any. Blank: any localhost/127.0.0.1 port in development, none but the API's own elsewhere.
+    widget_allowed_origins: str = ""
+    # The REST channel's integrations, as JSON: [{"name", "api_key", "webhook_url", "webhook_secret"}].
+    # Unset: in development one demo integration (DEV_REST_INTEGRATION), elsewhere none.
+    rest_integrations: list[RestIntegration] | None = None
+    # wechat_inbound rows (retry de-duplication) older than this are pruned by the hub's sweeper.
+    wechat_inbound_retention_days: int = Field(default=30, gt=0)
+
+    # --- end of web widget and REST channel ---------------------------------------------------------------
+
     @field_validator(
-        "redis_url", "tracker_database_url", "rasa_timeout_seconds", "action_timeout_seconds", "api_docs", mode="before"
+        "redis_url",
+        "tracker_database_url",
+        "rasa_timeout_seconds",
+        "action_timeout_seconds",
+        "api_docs",
+        "rest_integrations",
+        mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
@@ -213,6 +246,25 @@ class Settings(BaseSettings):
     @property
     def action_health_urls(self) -> list[str]:
         return [url.removesuffix("/webhook") + "/health" for url in self.action_endpoint_urls]
+
+    @model_validator(mode="after")
+    def _refuse_weak_rest_keys_outside_development(self) -> Settings:
+        if self.rest_integrations is None:
+            self.rest_integrations = [DEV_REST_INTEGRATION] if self.app_env == "development" else []
+        names = [integration.name for integration in self.rest_integrations]
+        if len(set(names)) != len(names):
+            raise ValueError("REST_INTEGRATIONS: each integration needs a name of its own")
+        if self.app_env == "development":
+            return self
+        for integration in self.rest_integrations:
+            for label, value in (("api_key", integration.api_key), ("webhook_secret", integration.webhook_secret)):
+                problem = None if value is None else secret_problem(value)
+                if problem or value == DEV_REST_INTEGRATION.api_key:
+                    raise InsecureSecretError(
+                        f"REST_INTEGRATIONS {integration.name}.{label} {problem or 'is a known default'}; outside "
+                        f"APP_ENV=development it must be at least {MIN_SECRET_LENGTH} random characters"
+                    )
+        return self
 
     @property
     def rasa_urls(self) -> list[str]:

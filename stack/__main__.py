@@ -93,8 +93,10 @@ def run(settings: Settings) -> None:
         url = f"http://{settings.api_host}:{settings.api_port}"
         docs = f"  API docs:   {url}/docs\n" if settings.api_docs else ""
         print(  # noqa: T201 - the one thing a person running `make run` needs to see
-            f"\n{supervisor.status_table()}\n\n  Chat page:  {url}/chat\n"
+            f"\n{supervisor.status_table()}\n\n  Demo page:  {url}/demo (the web widget on a company page)\n"
+            f"  Chat page:  {url}/chat\n"
             f"  Console:    {url}/console/login (agents: {url}/console, supervisor: {url}/console/supervisor)\n"
+            f"  Ops:        {url}/ops (training {url}/ops/training, analytics {url}/ops/analytics)\n"
             f"{docs}  Health:     {url}/health\n"
             f"  WeChat:     {url}/wechat (server URL; token {settings.wechat_token}, AES key in .env.example)\n"
             f"{_demo_logins(settings, url)}"

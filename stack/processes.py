@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -43,7 +44,12 @@ class RunningProcess:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as environment variables, so every child process sees the same configuration."""
-    env = {key.upper(): str(value) for key, value in settings.model_dump().items() if value is not None}
+    # Lists and mappings (REST_INTEGRATIONS) as JSON, which is how pydantic-settings reads them back.
+    env = {
+        key.upper(): json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+        for key, value in settings.model_dump().items()
+        if value is not None
+    }
     env["RASA_TRACKER_URL"] = settings.rasa_tracker_url
     return env
 

@@ -19,16 +19,18 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, field_validator
 from starlette.websockets import WebSocketState
 
-from api.channels.identity import WEB_USER_ID_RE, sign_web_user_id, verify_identity_token
+from api.channels.identity import WEB_USER_ID_RE, IdentityProblem, check_identity_token, sign_web_user_id
+from api.channels.widget_origins import origin_allowed
 from api.deps import HubDep, SettingsDep
 from api.errors import CustomerFacingError
 from api.hub.conversation_hub import ConversationHub, InboundMessage
 from api.security import CleanStr, normalise_text
 from api.texts import text
+from core.settings import Settings
 from crm.schemas import ConversationOut, MessageOut
 
 logger = logging.getLogger(__name__)
@@ -38,7 +40,8 @@ ANONYMOUS_PREFIX = "anon:"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Websocket close codes (4000-4999 are the application's): the page stops reconnecting on these.
 WS_INVALID_HELLO = 4400
-WS_INVALID_IDENTITY = 4401
+WS_INVALID_IDENTITY = 4401  # no longer sent (an invalid identity is anonymous); kept for pages that know it
+WS_FORBIDDEN_ORIGIN = 4403
 HELLO_TIMEOUT_SECONDS = 10.0
 
 router = APIRouter(prefix="/api/widget", tags=["widget"])
@@ -51,7 +54,12 @@ class WidgetMessageIn(BaseModel):
         default=None, description="A button's payload"
     )
     client_message_id: CleanStr | None = Field(default=None, max_length=64, description="Retry key")
-    identity_token: CleanStr | None = Field(default=None, max_length=256, description="Signed logged-in identity")
+    identity_token: CleanStr | None = Field(
+        default=None,
+        max_length=1024,
+        description="The embedding site's signed identity (HS256 JWT with `sub` and `exp`); without a valid one the "
+        "visitor is anonymous",
+    )
 
 
 class WidgetMessageView(BaseModel):
@@ -89,14 +97,22 @@ class WidgetMessageView(BaseModel):
         )
 
 
-class WidgetReplyOut(BaseModel):
+class IdentityView(BaseModel):
+    """Who the hub took the visitor for: `customer` only with a valid identity token."""
+
+    identity: str = Field(default="anonymous", pattern="^(anonymous|customer)$")
+    # Why a token that was sent is not used: "expired" or "invalid" (the visitor is anonymous).
+    identity_problem: IdentityProblem | None = None
+
+
+class WidgetReplyOut(IdentityView):
     conversation_id: int | None
     message_id: int | None
     duplicate: bool = False
     replies: list[WidgetMessageView]
 
 
-class WidgetHistoryOut(BaseModel):
+class WidgetHistoryOut(IdentityView):
     conversation_id: int | None
     messages: list[WidgetMessageView]
 
@@ -106,7 +122,7 @@ class WidgetHello(BaseModel):
 
     type: str = Field(pattern="^hello$")
     user_id: str = Field(pattern=WEB_USER_ID_RE.pattern)
-    identity_token: str | None = Field(default=None, max_length=256)
+    identity_token: str | None = Field(default=None, max_length=1024)
     last_id: int = Field(default=0, ge=0, description="The highest message id the page has shown")
 
 
@@ -115,14 +131,44 @@ class DevIdentityOut(BaseModel):
     identity_token: str
 
 
-def channel_user_id_for(user_id: str, identity_token: str | None, secret: str) -> str:
-    """A verified identity maps to the CRM's web_user_id; anyone else stays an anonymous visitor."""
-    if identity_token:
-        web_user_id = verify_identity_token(identity_token, secret)
-        if web_user_id is None:
-            raise CustomerFacingError(401, "invalid_identity", text("invalid_identity"))
-        return web_user_id
-    return ANONYMOUS_PREFIX + user_id
+class Visitor(IdentityView):
+    """The channel user a request speaks for."""
+
+    channel_user_id: str
+    anonymous_id: str
+
+
+def visitor_for(user_id: str, identity_token: str | None, settings: Settings) -> Visitor:
+    """A valid identity token maps to the CRM's web_user_id; anyone else (no token, or an unsigned, tampered or
+    expired one) is the anonymous visitor of this browser, never the customer the token claims."""
+    anonymous_id = ANONYMOUS_PREFIX + user_id
+    if not identity_token:
+        return Visitor(channel_user_id=anonymous_id, anonymous_id=anonymous_id)
+    check = check_identity_token(
+        identity_token, settings.widget_secret, max_lifetime_seconds=settings.widget_token_max_lifetime_seconds
+    )
+    if check.web_user_id is None:
+        logger.info("identity token refused (%s); the visitor is anonymous", check.problem)
+        return Visitor(
+            channel_user_id=anonymous_id,
+            anonymous_id=anonymous_id,
+            identity_problem=check.problem,
+        )
+    return Visitor(channel_user_id=check.web_user_id, anonymous_id=anonymous_id, identity="customer")
+
+
+async def identify(hub: ConversationHub, user_id: str, identity_token: str | None, settings: Settings) -> Visitor:
+    """The visitor; one who just logged in takes their anonymous conversation along."""
+    visitor = visitor_for(user_id, identity_token, settings)
+    if visitor.identity == "customer":
+        await hub.adopt_visitor(
+            channel=CHANNEL, from_channel_user_id=visitor.anonymous_id, to_channel_user_id=visitor.channel_user_id
+        )
+    return visitor
+
+
+def _identity(visitor: Visitor) -> dict[str, Any]:
+    return {"identity": visitor.identity, "identity_problem": visitor.identity_problem}
 
 
 def clean_text(raw: str) -> str:
@@ -132,7 +178,7 @@ def clean_text(raw: str) -> str:
 @router.post("/messages", response_model=WidgetReplyOut)
 async def post_message(body: WidgetMessageIn, hub: HubDep, settings: SettingsDep) -> WidgetReplyOut:
     """Takes one customer message and returns the replies (bot, system or none while an agent owns it)."""
-    channel_user_id = channel_user_id_for(body.user_id, body.identity_token, settings.widget_secret)
+    visitor = await identify(hub, body.user_id, body.identity_token, settings)
     message_text = clean_text(body.text) or (body.payload or "")
     if len(message_text) > settings.max_message_chars:
         raise CustomerFacingError(
@@ -144,12 +190,12 @@ async def post_message(body: WidgetMessageIn, hub: HubDep, settings: SettingsDep
         prompt = WidgetMessageView(
             id=0, direction="out", sender="system", text=text("empty_message"), created_at=datetime.now(timezone.utc)
         )
-        return WidgetReplyOut(conversation_id=None, message_id=None, replies=[prompt])
+        return WidgetReplyOut(conversation_id=None, message_id=None, replies=[prompt], **_identity(visitor))
 
     result = await hub.handle(
         InboundMessage(
             channel=CHANNEL,
-            channel_user_id=channel_user_id,
+            channel_user_id=visitor.channel_user_id,
             text=message_text,
             client_message_id=body.client_message_id,
             rasa_payload=body.payload,
@@ -160,6 +206,7 @@ async def post_message(body: WidgetMessageIn, hub: HubDep, settings: SettingsDep
         message_id=result.message.id,
         duplicate=result.duplicate,
         replies=[WidgetMessageView.of(reply) for reply in result.replies],
+        **_identity(visitor),
     )
 
 
@@ -168,14 +215,17 @@ async def get_history(
     hub: HubDep,
     settings: SettingsDep,
     user_id: Annotated[str, Query(pattern=WEB_USER_ID_RE.pattern)],
-    identity_token: Annotated[str | None, Query(max_length=256)] = None,
+    x_identity_token: Annotated[
+        str | None, Header(max_length=1024, description="The signed identity (never in the URL: URLs are logged)")
+    ] = None,
 ) -> WidgetHistoryOut:
     """The open conversation's transcript, so a reloaded page shows what was said."""
-    channel_user_id = channel_user_id_for(user_id, identity_token, settings.widget_secret)
-    conversation, messages = await hub.transcript(channel=CHANNEL, channel_user_id=channel_user_id)
+    visitor = await identify(hub, user_id, x_identity_token, settings)
+    conversation, messages = await hub.transcript(channel=CHANNEL, channel_user_id=visitor.channel_user_id)
     return WidgetHistoryOut(
         conversation_id=conversation.id if conversation else None,
         messages=[WidgetMessageView.of(message) for message in messages],
+        **_identity(visitor),
     )
 
 
@@ -197,11 +247,15 @@ class _Connection:
         self._lock = asyncio.Lock()
         self._sent: set[int] = set()
 
-    async def start(self, catch_up: Callable[[], Awaitable[tuple[ConversationOut | None, list[MessageOut]]]]) -> None:
+    async def start(
+        self,
+        catch_up: Callable[[], Awaitable[tuple[ConversationOut | None, list[MessageOut]]]],
+        identity: dict[str, Any] | None = None,
+    ) -> None:
         """Sends the hello frame and the catch-up before any pushed message (pushes wait for the lock)."""
         async with self._lock:
             conversation, missed = await catch_up()
-            hello = {"type": "hello", "conversation_id": conversation.id if conversation else None}
+            hello = {"type": "hello", "conversation_id": conversation.id if conversation else None, **(identity or {})}
             await self.websocket.send_text(json.dumps(hello))
             await self._send(missed)
 
@@ -252,17 +306,19 @@ async def chat_socket(websocket: WebSocket) -> None:
     hub: ConversationHub = websocket.app.state.hub
     settings = websocket.app.state.settings
     await websocket.accept()
+    if not origin_allowed(websocket.headers.get("origin"), websocket.url.netloc, settings):
+        # Browsers send the page's origin; a page not allowed to embed the widget gets no live feed.
+        await _refuse(websocket, WS_FORBIDDEN_ORIGIN, "forbidden_origin")
+        return
     try:
         raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_SECONDS)
         hello = WidgetHello.model_validate_json(raw)
-        channel_user_id = channel_user_id_for(hello.user_id, hello.identity_token, settings.widget_secret)
     except (asyncio.TimeoutError, ValidationError, WebSocketDisconnect) as exc:
         if not isinstance(exc, WebSocketDisconnect):
             await _refuse(websocket, WS_INVALID_HELLO, "invalid_request")
         return
-    except CustomerFacingError as exc:
-        await _refuse(websocket, WS_INVALID_IDENTITY, exc.code)
-        return
+    visitor = await identify(hub, hello.user_id, hello.identity_token, settings)
+    channel_user_id = visitor.channel_user_id
 
     delivery: WebChatDelivery = websocket.app.state.web_delivery
     connection = _Connection(websocket)
@@ -270,7 +326,8 @@ async def chat_socket(websocket: WebSocket) -> None:
     delivery.add(channel_user_id, connection)
     try:
         await connection.start(
-            lambda: hub.catch_up(channel=CHANNEL, channel_user_id=channel_user_id, after_id=hello.last_id)
+            lambda: hub.catch_up(channel=CHANNEL, channel_user_id=channel_user_id, after_id=hello.last_id),
+            _identity(visitor) if hello.identity_token else None,
         )
         while True:
             # The page pings with the highest id it shows; anything said since that the socket did not carry (an

@@ -106,6 +106,8 @@ BOOKKEEPING_SLOTS = frozenset(
 
 # The "不等了，留言" button under the queue message (domain.yml utter_handoff_queued).
 LEAVE_MESSAGE_PAYLOAD = "/leave_message"
+# Rasa's built-in intent that runs action_session_start with the message's metadata (a login mid-conversation).
+SESSION_START = "/session_start"
 
 
 class ConversationHub:
@@ -131,6 +133,8 @@ class ConversationHub:
         self._idle_after = idle_after
         self._sweep_seconds = sweep_seconds
         self.deliveries = Deliveries(session_factory, self.broker, push_policy)
+        # Channels' periodic clean-ups (e.g. WeChat's old reply claims), run with the idle sweep.
+        self._housekeeping: list[Callable[[Session], object]] = []
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -151,10 +155,14 @@ class ConversationHub:
         with push=False, connection-bound (every process delivers to the connections it holds)."""
         self.deliveries.register(channel, delivery, push=push)
 
+    def add_housekeeping(self, job: Callable[[Session], object]) -> None:
+        """A channel's clean-up, run in its own transaction every IDLE_SWEEPS-th sweep (with the idle sweep)."""
+        self._housekeeping.append(job)
+
     async def sweep(self, *, close_idle: bool = True) -> None:
         """One pass: record overdue first responses as SLA breaches (so they count even when nobody opens the
         console; a conditional UPDATE, idempotent across processes), answer turns held while Rasa was
-        unreachable, close idle bot conversations, retry due push deliveries."""
+        unreachable, close idle bot conversations and run the channels' clean-ups, retry due push deliveries."""
         breached = await self._in_session(queue.detect_breaches)
         if breached:
             logger.info("SLA breached by escalations %s", breached)
@@ -165,6 +173,11 @@ class ConversationHub:
             expired = await self._in_session(pending_turns.expire_stale, older_than=self._idle_after)
             if expired:
                 logger.warning("gave up %d held turns (held longer than a conversation lives)", expired)
+            for job in self._housekeeping:
+                try:
+                    await self._in_session(job)
+                except Exception:
+                    logger.exception("housekeeping %s failed", getattr(job, "__name__", job))
         await self.replay_held_turns()
         await self.deliveries.sweep()
 
@@ -505,6 +518,37 @@ class ConversationHub:
         event = {"type": change, "conversation": conversation.model_dump(mode="json"), "messages": []}
         await self.broker.publish(topics.CONSOLE, event)
         await self.broker.publish(topics.conversation(conversation.id), event)
+
+    async def adopt_visitor(
+        self, *, channel: str, from_channel_user_id: str, to_channel_user_id: str
+    ) -> ConversationOut | None:
+        """A visitor who logged in mid-conversation keeps it (crm.services.conversations.adopt_open_conversation).
+
+        Rasa's conversation (its sender id, the slots of a form in progress) carries on; a `/session_start` with
+        the customer's metadata makes the action server load the customer's profile into it (the other slots are
+        carried over, domain.yml session_config)."""
+        conversation = await self._in_session(
+            conversations.adopt_open_conversation,
+            channel=channel,
+            from_channel_user_id=from_channel_user_id,
+            to_channel_user_id=to_channel_user_id,
+        )
+        if conversation is None or conversation.customer_id is None or conversation.owner != "bot":
+            return conversation
+        customer = await self._in_session(customers.get_customer, customer_id=conversation.customer_id)
+        metadata = {
+            "channel": conversation.channel,
+            "conversation_id": conversation.id,
+            "message_id": None,
+            "customer_id": conversation.customer_id,
+            "tier": customer.tier if customer else None,
+        }
+        try:
+            await self._rasa.send(sender_id=conversation.rasa_sender_id, message=SESSION_START, metadata=metadata)
+        except RasaUnavailableError as exc:
+            # The transcript is already the customer's; the bot learns who it is at its next session start.
+            logger.warning("Rasa did not take the login of conversation %s: %s", conversation.id, exc)
+        return conversation
 
     # --- reading ---------------------------------------------------------------------------------------------
 

@@ -248,8 +248,9 @@
     pending.clear();
     lastId = 0;
     const params = new URLSearchParams({ user_id: browserId });
-    if (identityToken) params.set("identity_token", identityToken);
-    const response = await fetch("/api/widget/history?" + params);
+    // The identity goes in a header, not in the URL (URLs end up in logs).
+    const headers = identityToken ? { "X-Identity-Token": identityToken } : {};
+    const response = await fetch("/api/widget/history?" + params, { headers });
     if (response.ok) {
       const data = await response.json();
       for (const message of data.messages) show(message);

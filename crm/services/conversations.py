@@ -26,6 +26,7 @@ from crm.services.customers import find_customer_by_channel_identity, get_custom
 from crm.types import utcnow
 
 __all__ = [
+    "adopt_open_conversation",
     "catch_up",
     "find_customer_by_channel_identity",
     "find_open_conversation",
@@ -102,6 +103,32 @@ def get_or_open_conversation(
         conversation.customer_id = customer_id
         session.flush()
     return ConversationOut.model_validate(conversation)
+
+
+def adopt_open_conversation(
+    session: Session, *, channel: str, from_channel_user_id: str, to_channel_user_id: str
+) -> ConversationOut | None:
+    """A visitor who identified themselves (logged in) mid-conversation keeps it: the open conversation of
+    `from_channel_user_id` (the anonymous visitor) becomes `to_channel_user_id`'s, with its customer linked.
+
+    Nothing changes when the visitor has no open conversation, or when the identified user already has one (that
+    one continues; two open conversations are never merged). Returns the adopted conversation, or None.
+    """
+    repository = ConversationRepository(session)
+    visitor = repository.find_open(channel, from_channel_user_id)
+    if visitor is None or repository.find_open(channel, to_channel_user_id) is not None:
+        return None
+    customer = find_customer_by_channel_identity(session, channel=channel, channel_user_id=to_channel_user_id)
+    try:
+        with session.begin_nested():
+            visitor.channel_user_id = to_channel_user_id
+            if customer is not None:
+                visitor.customer_id = customer.id
+            session.flush()
+    except IntegrityError:
+        # Another request opened the identified user's conversation meanwhile: that one continues.
+        return None
+    return ConversationOut.model_validate(visitor)
 
 
 def record_inbound_message(

@@ -36,6 +36,15 @@ CHANNEL = "wechat"
 # --- retries: who answers a message, and how ---------------------------------------------------------
 
 
+def prune_inbound(session: Session, *, older_than: timedelta) -> int:
+    """Deletes the reply claims of messages received more than `older_than` ago; returns how many.
+
+    WeChat retries a message for about 15 s, so an old claim de-duplicates nothing any more; the transcript
+    keeps the messages themselves."""
+    result = session.execute(delete(WeChatInbound).where(WeChatInbound.received_at < utcnow() - older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def claim_inbound(session: Session, *, msg_key: str, openid: str, stale_after: timedelta) -> bool:
     """True for the attempt that answers a message; a retry (same key, any process) gets False and is counted.
 

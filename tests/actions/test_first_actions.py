@@ -45,6 +45,22 @@ async def test_session_start_loads_the_customer_named_in_the_channel_metadata(
     assert slots["order_id"] == "DD202611200017"  # carried over from the previous session
 
 
+async def test_an_explicit_session_start_after_a_login_loads_the_customer_of_its_own_metadata(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        customer = session.scalar(select(Customer).where(Customer.web_user_id == "demo-gold"))
+    # The conversation started anonymous; the hub sends /session_start with the customer once they log in.
+    tracker = make_tracker(
+        slots={"session_started_metadata": {"customer_id": None, "channel": "web"}, "business": "car_care"},
+        intent="session_start",
+    )
+    tracker.latest_message["metadata"] = {"customer_id": customer.id, "channel": "web"}
+    slots = slot_values(await ActionSessionStart().run(CollectingDispatcher(), tracker, DOMAIN))
+    assert slots["customer_id"] == str(customer.id) and slots["customer_identified"] is True
+    assert slots["business"] == "car_care"  # what the visitor said before logging in is kept
+
+
 async def test_session_start_without_metadata_leaves_the_visitor_anonymous(
     make_tracker: TrackerFactory,
 ) -> None:

@@ -307,7 +307,12 @@ def test_the_customer_hears_the_agent_on_the_websocket_and_ownership_follows_the
         socket.send_text(
             json.dumps({"type": "hello", "user_id": "browser-p", "identity_token": token, "last_id": 10**9})
         )
-        assert socket.receive_json() == {"type": "hello", "conversation_id": conversation_id}
+        assert socket.receive_json() == {
+            "type": "hello",
+            "conversation_id": conversation_id,
+            "identity": "customer",
+            "identity_problem": None,
+        }
 
         assert (
             console.client.post(f"/api/agent/conversations/{conversation_id}/claim", headers=chenjing).status_code

@@ -74,6 +74,14 @@ def test_every_process_gets_the_same_derived_topology(tmp_path: object) -> None:
     assert actions.argv[-2:] == ["-m", "actions.server"]
 
 
+def test_rest_integrations_reach_child_processes_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    integrations = [{"name": "shop", "api_key": strong(), "webhook_url": "https://shop.example.com/cs-hook"}]
+    env = settings_env(Settings(rest_integrations=integrations))
+    monkeypatch.setenv("REST_INTEGRATIONS", env["REST_INTEGRATIONS"])
+    child = Settings(_env_file=None)  # what a child process reads from its environment
+    assert [i.model_dump(exclude_none=True) for i in child.rest_integrations or []] == integrations
+
+
 def test_time_budgets_are_ordered_inside_the_message_budget() -> None:
     settings = Settings()
     busy = settings.db_busy_timeout_seconds

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated
 
 import httpx
@@ -13,6 +15,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from api.channels.wechat.binding import LoggingSmsSender
 from api.channels.wechat.channel import WeChatChannel
 from api.channels.wechat.protocol import CallbackQuery, ForgedRequestError, MalformedRequestError
+from crm.services import wechat_state
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         register_delivery = getattr(app.state.hub, "register_delivery", None)
         if register_delivery is not None:
             register_delivery("wechat", channel.delivery)
+        # Old reply claims are pruned by the hub's sweeper (WECHAT_INBOUND_RETENTION_DAYS).
+        retention = timedelta(days=app.state.settings.wechat_inbound_retention_days)
+        app.state.hub.add_housekeeping(functools.partial(wechat_state.prune_inbound, older_than=retention))
         yield
         await channel.drain()
 
