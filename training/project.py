@@ -49,6 +49,31 @@ def check_override_path(relative: str) -> PurePosixPath:
     return path
 
 
+EVALUATION_INPUTS = ("tests",)
+
+
+def split_overrides(overrides: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Ops edits as (training inputs, evaluation inputs such as a test story saved from a conversation review);
+    anything else is refused (OverrideError) before anything is written."""
+    training: dict[str, str] = {}
+    evaluation: dict[str, str] = {}
+    for relative, text in overrides.items():
+        path = PurePosixPath(relative)
+        if path.parts and path.parts[0] in EVALUATION_INPUTS and not path.is_absolute() and ".." not in path.parts:
+            evaluation[relative] = text
+        else:
+            check_override_path(relative)
+            training[relative] = text
+    return training, evaluation
+
+
+def write_files(root: Path, files: Mapping[str, str]) -> None:
+    for relative, text in files.items():
+        target = root.joinpath(*PurePosixPath(relative).parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
 def export_project(source: Path, destination: Path, overrides: Mapping[str, str] | None = None) -> Path:
     """Copies the training inputs of `source` into `destination`, then writes each override over it.
 

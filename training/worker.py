@@ -24,7 +24,7 @@ from crm.db import get_sessionmaker
 from training import store
 from training.evaluate import CONFUSION_MATRIX, evaluate_model
 from training.progress import PHASE_START, Progress
-from training.project import export_project, model_path_for, training_fingerprint
+from training.project import export_project, model_path_for, split_overrides, training_fingerprint, write_files
 from training.rasa_cli import TrainingFailedError, train
 from training.settings import TrainingSettings, get_training_settings
 
@@ -89,8 +89,8 @@ class JobRunner:
         try:
             self._phase(job_id, "exporting")
             with self.factory() as session:
-                overrides = dict(self.overrides(session))
-            project = export_project(settings.project_dir, workdir / "project", overrides)
+                training_edits, evaluation_edits = split_overrides(dict(self.overrides(session)))
+            project = export_project(settings.project_dir, workdir / "project", training_edits)
             for test_set in (settings.nlu_test_set, settings.story_tests):
                 source = settings.project_dir / test_set
                 if source.is_dir():
@@ -98,6 +98,7 @@ class JobRunner:
                 elif source.is_file():
                     (project / test_set).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(source, project / test_set)
+            write_files(project, evaluation_edits)  # e.g. a test story saved from a conversation review
             fingerprint = training_fingerprint(project)
             final = model_path_for(fingerprint, settings.models_dir)
             progress = Progress()

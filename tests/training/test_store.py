@@ -144,6 +144,21 @@ def test_overrides_outside_the_training_inputs_are_refused(bad: str, tmp_path: P
     assert not (tmp_path / "out").exists()
 
 
+def test_ops_edits_split_into_training_and_evaluation_inputs() -> None:
+    """A test story saved from a conversation review is evaluated with, not trained on; anything else is refused."""
+    from training.project import OverrideError, split_overrides
+
+    story = "stories:\n- story: reviewed\n  steps: []\n"
+    training_edits, evaluation_edits = split_overrides(
+        {"data/nlu/ops.yml": "nlu: []\n", "tests/stories/test_reviewed.yml": story}
+    )
+    assert training_edits == {"data/nlu/ops.yml": "nlu: []\n"}
+    assert evaluation_edits == {"tests/stories/test_reviewed.yml": story}
+    for bad in ("../etc/passwd", "tests/../data/x.yml", "policy/tiers.yml"):
+        with pytest.raises(OverrideError):
+            split_overrides({bad: "x"})
+
+
 def test_export_lays_overrides_over_the_repository_files(tmp_path: Path) -> None:
     from tests.training.conftest import PROJECT
     from training.project import export_project, training_fingerprint
