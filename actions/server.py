@@ -27,6 +27,9 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from core.logging import install_pii_masking
 from core.settings import Settings, get_settings_or_exit
+from crm.db import get_sessionmaker
+from crm.policy import use_policy_edits
+from crm.services.content import policy_edit_reader
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +120,7 @@ def main() -> None:
     utils.configure_colored_logging("INFO")
     utils.update_sanic_log_level()
     install_pii_masking()
+    use_policy_edits(policy_edit_reader(get_sessionmaker()))  # ops' edits of escalation rules etc., live
     warm_up()
     app = create_action_app(settings)
     logger.info("Action server on %s:%s (token required)", settings.action_host, settings.action_port)

@@ -30,6 +30,8 @@ from core.logging import install_pii_masking
 from core.rate_limits import RateLimit, counter_storage
 from core.settings import Settings, get_settings_or_exit
 from crm.db import get_sessionmaker
+from crm.policy import use_policy_edits
+from crm.services.content import policy_edit_reader
 
 STATIC_DIR = Path(__file__).with_name("static")
 # A successful action-server probe is trusted this long (api/hub/probe.py RecentlyAlive).
@@ -93,11 +95,13 @@ def create_app(
             app.state.web_delivery = WebChatDelivery()
             hub.register_delivery(widget.CHANNEL, app.state.web_delivery, push=False)
             app.state.hub = hub
+            use_policy_edits(policy_edit_reader(factory))  # ops' edits of escalation rules etc., live
             await hub.start()
             try:
                 yield
             finally:
                 await hub.stop()
+                use_policy_edits(None)
 
     docs = bool(settings.api_docs)
     app = FastAPI(

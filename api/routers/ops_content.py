@@ -385,6 +385,8 @@ def _rasa_validate(body: DocumentIn, factory: Any, settings: Any) -> None:
     """`rasa data validate` on the documents as they would be after the save, outside any write
     transaction (it takes seconds; SQLite would hold its write lock meanwhile). The save itself re-checks
     the base version, so a save that lands in between still makes this one stale."""
+    if body.path.startswith(content.LIVE_POLICY_PREFIX):
+        return  # live policy is no training data: its own loaders check it (content_checks.check_policy)
     if not (settings.ops_rasa_validate and content_rasa.available()):
         return
     with refusals(), factory() as session:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm.policy import load_policy
+from crm.policy import cached_policy, load_policy
 
 
 class _Strict(BaseModel):
@@ -29,7 +28,7 @@ class CannedReplies(_Strict):
         return [*specific, *self.common]
 
 
-@lru_cache
+@cached_policy("canned_replies.yml")
 def load_canned_replies(directory: Path | None = None) -> CannedReplies:
     """policy/canned_replies.yml, validated (crm.policy.PolicyError naming the file and line otherwise)."""
     return load_policy("canned_replies.yml", CannedReplies, directory=directory)

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import PROJECT_ROOT
 from crm.models import ContentVersion
@@ -36,7 +36,13 @@ EDITABLE_PATTERNS = (
     "data/rules/*.yml",
     "domain.yml",
     "tests/stories/*.yml",
+    # Live policy (crm/policy.py serves the latest version to every process without a restart).
+    "policy/escalation.yml",
+    "policy/tiers.yml",
+    "policy/sentiment.yml",
+    "policy/canned_replies.yml",
 )
+LIVE_POLICY_PREFIX = "policy/"
 _MESSAGES_FILE = PROJECT_ROOT / "crm" / "content.zh.yml"
 
 
@@ -154,8 +160,27 @@ def read(session: Session, path: str) -> Document:
 
 
 def current_overrides(session: Session) -> dict[str, str]:
-    """Relative path → full current text of every document ops changed (to overlay on the repository)."""
-    return {path: row.text for path, row in sorted(_latest_rows(session).items())}
+    """Relative path → full current text of every training or test document ops changed (to overlay on the
+    repository when training); live policy is served by crm/policy.py instead."""
+    return {
+        path: row.text for path, row in sorted(_latest_rows(session).items()) if not path.startswith(LIVE_POLICY_PREFIX)
+    }
+
+
+def latest_edit(session: Session, path: str) -> tuple[int, str] | None:
+    """(version, text) of the latest ops edit of `path`, or None when it was never edited."""
+    row = _latest_rows(session, [path]).get(path)
+    return (row.number, row.text) if row is not None else None
+
+
+def policy_edit_reader(factory: sessionmaker[Session]) -> Callable[[str], tuple[int, str] | None]:
+    """For crm.policy.use_policy_edits: reads the latest edit of a policy file in a short session."""
+
+    def read_edit(path: str) -> tuple[int, str] | None:
+        with factory() as session:
+            return latest_edit(session, path)
+
+    return read_edit
 
 
 def all_documents(session: Session) -> dict[str, Document]:

@@ -9,18 +9,23 @@ runs on top of these for the full-text editor: crm.services.content_rasa.)
 from __future__ import annotations
 
 import re
+import tempfile
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy.orm import Session
 
+from crm.policy import POLICY_DIR
 from crm.services import faq as faq_service
 from crm.services.content import InvalidContentError, repository_text
 
 DOMAIN_PATH = "domain.yml"
+# The live policy files ops may edit (crm/services/content.py EDITABLE_PATTERNS), checked by their loaders.
+LOADERS_FOR_EDITS = ("escalation.yml", "tiers.yml", "sentiment.yml", "canned_replies.yml")
 NLU_PREFIX = "data/nlu/"
 DIALOGUE_PREFIXES = ("data/stories/", "data/rules/", "tests/stories/")
 FAQ_INTENT = "faq"
@@ -211,10 +216,29 @@ def check_wording(documents: dict[str, str], facts: DomainFacts) -> None:
             )
 
 
+def check_policy(documents: dict[str, str]) -> None:
+    """The live policy files as they would be, loaded by their own loaders (file, line and problem otherwise)."""
+    from crm.policy_check import check  # imports every policy loader
+
+    policy = {path: text for path, text in documents.items() if path.startswith("policy/")}
+    if not policy:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        directory = Path(folder)
+        for name in LOADERS_FOR_EDITS:
+            source = policy.get(f"policy/{name}")
+            text = source if source is not None else (POLICY_DIR / name).read_text(encoding="utf-8")
+            (directory / name).write_text(text, encoding="utf-8")
+        problems = check(directory, names=LOADERS_FOR_EDITS)
+    if problems:
+        raise InvalidContentError("invalid_policy", problems="；".join(problems).replace(folder, "policy"))
+
+
 def check_all(session: Session, documents: dict[str, str]) -> None:
     """Raise InvalidContentError for the first problem in `documents` (path → full text)."""
     for path, text in documents.items():
         load_yaml(path, text)
+    check_policy(documents)
     facts = domain_facts(documents)
     check_nlu(session, documents, facts)
     check_dialogue(documents, facts)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from core.settings import get_settings
 from crm.enums import TIERS, Tier
 from crm.models import ServiceDesk
-from crm.policy import load_policy
+from crm.policy import cached_policy, load_policy
 
 Severity = Literal["low", "medium", "high"]
 SignalKind = Literal["explicit_request", "complaint", "fallback", "negative_sentiment"]
@@ -67,7 +66,7 @@ class EscalationRules(_Strict):
         return self
 
 
-@lru_cache
+@cached_policy("escalation.yml")
 def load_escalation_rules(directory: Path | None = None) -> EscalationRules:
     """policy/escalation.yml, validated (crm.policy.PolicyError naming the file and line otherwise)."""
     return load_policy("escalation.yml", EscalationRules, directory=directory)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from opencc import OpenCC
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from crm.policy import load_policy
+from crm.policy import cached_policy, load_policy
 
 _ASCII_WORD = re.compile(r"^[0-9a-z]+$")
 _to_simplified = OpenCC("t2s")
@@ -78,7 +77,7 @@ def classify(text: str, rules: SentimentRules) -> Sentiment:
     )
 
 
-@lru_cache
+@cached_policy("sentiment.yml")
 def load_sentiment_rules(directory: Path | None = None) -> SentimentRules:
     return load_policy("sentiment.yml", SentimentRules, directory=directory)
 

@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,7 +22,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from crm.enums import BookingStatus, OrderStatus, Tier
 from crm.errors import NotFoundError
 from crm.models import Booking, Complaint, Customer, Order, TierChange
-from crm.policy import load_policy
+from crm.policy import cached_policy, load_policy
 from crm.schemas import Dto
 from crm.services.churn import ChurnPolicy, refresh_churn
 from crm.types import utcnow
@@ -58,7 +57,7 @@ class TierPolicy(_Strict):
         return self
 
 
-@lru_cache
+@cached_policy("tiers.yml")
 def load_tier_policy(directory: Path | None = None) -> TierPolicy:
     """policy/tiers.yml, validated; read once per process (restart after editing it)."""
     return load_policy("tiers.yml", TierPolicy, directory=directory)

@@ -22,6 +22,7 @@ from crm.db import make_engine
 from crm.models import ContentVersion, FaqEntry
 from crm.services import content
 from crm.services.accounts import DEMO_PASSWORD
+from crm.services.escalation_rules import load_escalation_rules
 
 NLU_BASICS = "data/nlu/basics.yml"
 STORIES = "data/stories/basics.yml"
@@ -240,6 +241,36 @@ def test_yaml_syntax_error_points_at_the_line(ops: Ops) -> None:
 def test_only_training_documents_are_editable(ops: Ops) -> None:
     for path in ("../etc/passwd", "core/settings.py", "credentials.yml"):
         assert_refusal(ops.get("/api/ops/document", path=path), 404, "not_editable")
+
+
+def test_escalation_rules_are_edited_live_and_a_broken_edit_is_refused_with_its_line(
+    ops: Ops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """policy/escalation.yml edited on the YAML page: live in this process (and every other, within
+    crm.policy.EDIT_CHECK_SECONDS) without a restart; a broken rule is refused naming file and line."""
+    monkeypatch.setattr("crm.policy.EDIT_CHECK_SECONDS", 0.0)
+    path = "policy/escalation.yml"
+    assert load_escalation_rules().tiers["platinum"].first_response_seconds == 30
+    current = ops.document(path)
+    broken = current["text"].replace("first_response_seconds: 30", "first_response_seconds: -5", 1)
+    refused = ops.put("/api/ops/document", {"path": path, "text": broken, "base_version": 0})
+    assert_refusal(refused, 422, "invalid_policy")
+    assert (
+        "escalation.yml:" in refused.json()["detail"]["message"]
+        and "first_response_seconds" in refused.json()["detail"]["message"]
+    )
+    assert load_escalation_rules().tiers["platinum"].first_response_seconds == 30  # nothing invalid was stored
+
+    faster = current["text"].replace("first_response_seconds: 30", "first_response_seconds: 20", 1)
+    saved = ops.put("/api/ops/document", {"path": path, "text": faster, "base_version": 0})
+    assert saved.status_code == 200, saved.text
+    assert load_escalation_rules().tiers["platinum"].first_response_seconds == 20
+    assert path not in content_overrides(ops)  # live policy is not a training input
+
+
+def content_overrides(ops: Ops) -> dict[str, str]:
+    with ops.factory() as session:
+        return content.current_overrides(session)
 
 
 def test_stale_base_version_is_refused_with_what_changed(ops: Ops) -> None:
