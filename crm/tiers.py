@@ -9,6 +9,8 @@ from sqlalchemy.orm import sessionmaker
 
 from core.settings import get_settings
 from crm.db import make_engine
+from crm.policy import use_policy_edits
+from crm.services.content import policy_edit_reader
 from crm.services.tiers import recompute_tiers
 
 logger = logging.getLogger("crm.tiers")
@@ -22,10 +24,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     engine = make_engine(args.url or get_settings().database_url)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    use_policy_edits(policy_edit_reader(factory))  # thresholds as ops last saved them
     try:
-        with sessionmaker(engine, expire_on_commit=False).begin() as session:
+        with factory.begin() as session:
             report = recompute_tiers(session)
     finally:
+        use_policy_edits(None)
         engine.dispose()
     logger.info(report.summary())
 
