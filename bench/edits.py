@@ -82,7 +82,8 @@ def copy_project_inputs(destination: Path) -> Path:
         source = PROJECT_ROOT / name
         if source.is_dir():
             shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
+        elif source.exists():  # var/nlu/crm_entities.json exists once stack.nlu_entities exported it
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
     return destination
 

@@ -14,8 +14,9 @@ from stack.paths import MODELS_DIR, RASA_BIN
 
 logger = logging.getLogger(__name__)
 
-# Everything `rasa train` reads, plus bot/ (custom components and stores load from there).
-MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot")
+# Everything `rasa train` reads, plus bot/ (custom components and stores load from there) and the CRM
+# store/service vocabulary exported for the NLU (stack/nlu_entities.py, refreshed before every check).
+MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot", "var/nlu/crm_entities.json")
 
 
 def training_fingerprint(root: Path = PROJECT_ROOT) -> str:
@@ -23,6 +24,7 @@ def training_fingerprint(root: Path = PROJECT_ROOT) -> str:
     for name in MODEL_INPUTS:
         path = root / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        files = [f for f in files if f.exists()]  # the exported vocabulary is missing before the first export
         for file in files:
             if "__pycache__" in file.parts:
                 continue
@@ -51,6 +53,9 @@ def rasa_env() -> dict[str, str]:
 
 def ensure_model(models_dir: Path = MODELS_DIR) -> Path:
     """Returns the model for the current data/config, training it first if there is none."""
+    from stack.nlu_entities import export
+
+    export()  # the CRM's stores and services as they are now: a change there means a new model
     path = model_path_for(training_fingerprint(), models_dir)
     if path.exists():
         logger.info("Model is up to date: %s", path.name)

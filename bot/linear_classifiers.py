@@ -1,0 +1,178 @@
+"""Intent classifier and FAQ response selector: logistic regression on the pipeline's sentence features.
+
+Both read the sentence-level features the featurizers put on each message (sparse word and character
+n-gram counts, the dense e5 sentence vector), scale each block (L2 per block, the dense block weighted)
+and fit a multinomial logistic regression. They train in seconds where DIET and the TensorFlow
+ResponseSelector took minutes on the shared 2-core machine; the comparison is in the README.
+
+- LinearIntentClassifier sets `intent` and `intent_ranking` like any Rasa intent classifier.
+- LinearResponseSelector is trained on the retrieval intent's examples (faq/<key>) and answers under
+  `response_selector.faq` in the shape Rasa's ResponseSelector uses (response.intent_response_key,
+  response.confidence, ranking), which actions/faq.py reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack, vstack
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+
+logger = logging.getLogger(__name__)
+
+RANKING_LENGTH = 10
+
+
+def sentence_features(messages: list[Message], dense_weight: float) -> csr_matrix:
+    """One row per message: each sparse featurizer's sentence vector L2-normalised, then the dense ones."""
+    rows = []
+    for message in messages:
+        blocks = []
+        sparse = message.get_sparse_features(TEXT)[1]
+        if sparse is not None:
+            blocks.append(normalize(csr_matrix(sparse.features)))
+        dense = message.get_dense_features(TEXT)[1]
+        if dense is not None:
+            blocks.append(csr_matrix(normalize(np.asarray(dense.features).reshape(1, -1)) * dense_weight))
+        rows.append(hstack(blocks, format="csr"))
+    return vstack(rows, format="csr")
+
+
+class _LinearComponent(GraphComponent):
+    LABELS_FILE = "labels.json"
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"C": 10.0, "dense_weight": 1.0, "max_iter": 2000, "class_weight": None}
+
+    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.clf: LogisticRegression | None = None
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> _LinearComponent:
+        return cls(config, model_storage, resource)
+
+    def _fit(self, messages: list[Message], labels: list[str]) -> None:
+        self.clf = LogisticRegression(
+            C=float(self.config["C"]),
+            max_iter=int(self.config["max_iter"]),
+            class_weight=self.config["class_weight"],
+            random_state=42,
+        )
+        self.clf.fit(sentence_features(messages, float(self.config["dense_weight"])), labels)
+        self._persist()
+
+    def _rankings(self, messages: list[Message]) -> list[list[tuple[str, float]]]:
+        assert self.clf is not None
+        probabilities = self.clf.predict_proba(sentence_features(messages, float(self.config["dense_weight"])))
+        classes = [str(c) for c in self.clf.classes_]
+        return [sorted(zip(classes, map(float, row), strict=True), key=lambda item: -item[1]) for row in probabilities]
+
+    def _persist(self) -> None:
+        import skops.io as sio
+
+        with self._model_storage.write_to(self._resource) as directory:
+            sio.dump(self.clf, directory / "classifier.skops")
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> _LinearComponent:
+        import skops.io as sio
+
+        component = cls(config, model_storage, resource)
+        try:
+            with model_storage.read_from(resource) as directory:
+                path = directory / "classifier.skops"
+                untrusted = sio.get_untrusted_types(file=path)
+                if untrusted:
+                    raise ValueError(f"untrusted types in {path}: {untrusted}")
+                component.clf = sio.load(path, trusted=untrusted)
+        except ValueError:
+            logger.warning("%s has no trained model in %s", cls.__name__, resource.name)
+        return component
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class LinearIntentClassifier(_LinearComponent, IntentClassifier):
+    """Intent (retrieval intents as one intent, e.g. faq) with a ranking."""
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
+        self._fit(examples, [str(m.get(INTENT)) for m in examples])
+        return self._resource
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self.clf is None:
+            return messages
+        for message, ranking in zip(messages, self._rankings(messages), strict=True):
+            ranked = [{"name": name, "confidence": confidence} for name, confidence in ranking[:RANKING_LENGTH]]
+            message.set(INTENT, ranked[0], add_to_output=True)
+            message.set("intent_ranking", ranked, add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class LinearResponseSelector(_LinearComponent):
+    """The retrieval intent's key (faq/<key>), under response_selector.<retrieval_intent>."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**_LinearComponent.get_default_config(), "retrieval_intent": "faq"}
+
+    def train(self, training_data: TrainingData) -> Resource:
+        retrieval_intent = self.config["retrieval_intent"]
+        examples = [
+            m
+            for m in training_data.intent_examples
+            if m.get(INTENT) == retrieval_intent and m.get(INTENT_RESPONSE_KEY) and m.get(TEXT)
+        ]
+        self._fit(examples, [str(m.get(INTENT_RESPONSE_KEY)) for m in examples])
+        return self._resource
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self.clf is None:
+            return messages
+        retrieval_intent = self.config["retrieval_intent"]
+        for message, ranking in zip(messages, self._rankings(messages), strict=True):
+            key, confidence = ranking[0]
+            selector = message.get("response_selector") or {}
+            selector.setdefault("all_retrieval_intents", [])
+            if retrieval_intent not in selector["all_retrieval_intents"]:
+                selector["all_retrieval_intents"].append(retrieval_intent)
+            selector[retrieval_intent] = {
+                "response": {
+                    "responses": None,
+                    "confidence": confidence,
+                    "intent_response_key": key,
+                    "utter_action": f"utter_{key}",
+                },
+                "ranking": [{"confidence": c, "intent_response_key": k} for k, c in ranking[:RANKING_LENGTH]],
+            }
+            message.set("response_selector", selector, add_to_output=True)
+        return messages

@@ -1,0 +1,56 @@
+"""bot/linear_classifiers.py answers in the shapes Rasa and actions/faq.py read (probe in the rasa env)."""
+
+from __future__ import annotations
+
+import json
+
+from tests.bot.helpers import run_in_rasa_env
+
+PROBE = """
+import json, sys
+from pathlib import Path
+import numpy as np
+from scipy.sparse import csr_matrix
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from bot.linear_classifiers import LinearIntentClassifier, LinearResponseSelector
+
+def message(text, vector, intent=None, key=None):
+    data = {"text": text}
+    if intent:
+        data["intent"] = intent
+    if key:
+        data["intent_response_key"] = key
+    m = Message(data=data)
+    m.add_features(Features(csr_matrix(np.array([vector], dtype=float)), "sentence", "text", "cv"))
+    m.add_features(Features(np.array([vector], dtype=float), "sentence", "text", "e5"))
+    return m
+
+examples = [
+    message("a", [1, 0, 0], "greet"), message("b", [1, 0.1, 0], "greet"),
+    message("c", [0, 1, 0], "faq", "faq/wifi"), message("d", [0, 1, 0.1], "faq", "faq/wifi"),
+    message("e", [0, 0, 1], "faq", "faq/parking"), message("f", [0.1, 0, 1], "faq", "faq/parking"),
+]
+Path(sys.argv[1]).mkdir(parents=True)
+storage = LocalModelStorage(Path(sys.argv[1]))
+intent = LinearIntentClassifier({}, storage, Resource("intent"))
+intent.train(TrainingData(training_examples=examples))
+selector = LinearResponseSelector({}, storage, Resource("selector"))
+selector.train(TrainingData(training_examples=examples))
+probe = [message("x", [0, 0.9, 0]), message("y", [0, 0, 0.9])]
+intent.process(probe)
+selector.process(probe)
+print(json.dumps([[m.get("intent")["name"], m.get("response_selector")["faq"]["response"]["intent_response_key"],
+                   [r["intent_response_key"] for r in m.get("response_selector")["faq"]["ranking"]]] for m in probe]))
+"""
+
+
+def test_intent_and_faq_key_with_ranking(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    output = json.loads(run_in_rasa_env(PROBE, str(tmp_path / "storage")))
+    assert output == [
+        ["faq", "faq/wifi", ["faq/wifi", "faq/parking"]],
+        ["faq", "faq/parking", ["faq/parking", "faq/wifi"]],
+    ]
