@@ -239,3 +239,18 @@ async def test_faq_for_a_place_with_two_stores_answers_for_both(make_tracker: Tr
         "悦享男装（贵阳花果园旗舰店）",
     ]
     assert "九眼桥" not in message["text"]
+
+
+async def test_parking_for_the_named_store_is_that_stores_own(make_tracker: TrackerFactory) -> None:
+    tracker = make_tracker(
+        intent="faq",
+        text="九眼桥那家能停车吗",
+        response_selector=faq_selection("parking"),
+        entities=[{"entity": "store", "value": "cd-jj-food"}],
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    (message,) = dispatcher.messages
+    assert message["text"].startswith("悦享食府（成都九眼桥店）停车：")
+    assert "滨江里地下停车场" in message["text"]  # the store's own parking from crm/seed/data/stores.yml
+    assert "酒店" not in message["text"]  # not the general answer about every business
