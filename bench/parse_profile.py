@@ -51,6 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.ERROR)
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.INFO)  # as `rasa run` does; unconfigured structlog prints every debug event
 
     started = time.perf_counter()
     agent = Agent.load(str(args.model))

@@ -34,19 +34,35 @@ logger = logging.getLogger(__name__)
 RANKING_LENGTH = 10
 
 
-def sentence_features(messages: list[Message], dense_weight: float) -> csr_matrix:
-    """One row per message: each sparse featurizer's sentence vector L2-normalised, then the dense ones."""
-    rows = []
-    for message in messages:
-        blocks = []
-        sparse = message.get_sparse_features(TEXT)[1]
-        if sparse is not None:
-            blocks.append(normalize(csr_matrix(sparse.features)))
-        dense = message.get_dense_features(TEXT)[1]
-        if dense is not None:
-            blocks.append(csr_matrix(normalize(np.asarray(dense.features).reshape(1, -1)) * dense_weight))
-        rows.append(hstack(blocks, format="csr"))
-    return vstack(rows, format="csr")
+# Where a message being parsed keeps its feature row once built: the intent classifier and the response
+# selector read the same features, so the second one reuses the row (not part of the parse output). Only
+# at parse time: training examples are fingerprinted and cached by Rasa, a matrix has no place there.
+_ROW_CACHE = "linear_classifiers_features"
+
+
+def _feature_row(message: Message, dense_weight: float, keep: bool) -> csr_matrix:
+    cached = message.get(_ROW_CACHE)
+    if cached is not None and cached[0] == dense_weight:
+        return cached[1]
+    blocks = []
+    sparse = message.get_sparse_features(TEXT)[1]
+    if sparse is not None:
+        blocks.append(normalize(csr_matrix(sparse.features)))
+    dense = message.get_dense_features(TEXT)[1]
+    if dense is not None:
+        blocks.append(csr_matrix(normalize(np.asarray(dense.features).reshape(1, -1)) * dense_weight))
+    row = hstack(blocks, format="csr")
+    if keep:
+        message.set(_ROW_CACHE, (dense_weight, row))
+    return row
+
+
+def sentence_features(messages: list[Message], dense_weight: float, keep: bool = False) -> csr_matrix:
+    """One row per message: each sparse featurizer's sentence vector L2-normalised, then the dense ones.
+
+    keep: store each row on its message for the next classifier of the same parse.
+    """
+    return vstack([_feature_row(message, dense_weight, keep) for message in messages], format="csr")
 
 
 class _LinearComponent(GraphComponent):
@@ -84,7 +100,8 @@ class _LinearComponent(GraphComponent):
 
     def _rankings(self, messages: list[Message]) -> list[list[tuple[str, float]]]:
         assert self.clf is not None
-        probabilities = self.clf.predict_proba(sentence_features(messages, float(self.config["dense_weight"])))
+        features = sentence_features(messages, float(self.config["dense_weight"]), keep=True)
+        probabilities = self.clf.predict_proba(features)
         classes = [str(c) for c in self.clf.classes_]
         return [sorted(zip(classes, map(float, row), strict=True), key=lambda item: -item[1]) for row in probabilities]
 
