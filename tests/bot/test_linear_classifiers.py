@@ -56,3 +56,27 @@ def test_intent_and_faq_key_with_ranking(tmp_path) -> None:  # type: ignore[no-u
         [output_keys, "faq", "faq/wifi", ["faq/wifi", "faq/parking"]],
         [output_keys, "faq", "faq/parking", ["faq/parking", "faq/wifi"]],
     ]
+
+
+TEMPERATURE_PROBE = """
+import json
+import numpy as np
+from bot.linear_classifiers import TEMPERATURES, fit_temperature, softmax
+
+rng = np.random.default_rng(0)
+gold = rng.integers(0, 3, size=200)
+reliable = np.eye(3)[gold] - 0.5          # the gold class always has the largest margin
+noisy = reliable + rng.normal(0, 1.5, size=(200, 3))  # often it does not
+probabilities = softmax(noisy, 2.0)
+print(json.dumps({
+    "reliable": fit_temperature(reliable, gold), "noisy": fit_temperature(noisy, gold),
+    "largest": float(TEMPERATURES[-1]), "sums": bool(np.allclose(probabilities.sum(axis=1), 1.0)),
+}))
+"""
+
+
+def test_temperature_is_high_for_reliable_margins_and_low_for_noisy_ones() -> None:
+    output = json.loads(run_in_rasa_env(TEMPERATURE_PROBE))
+    assert output["reliable"] > 0.5 * output["largest"]  # confident where the margins are always right
+    assert output["noisy"] < 2.0  # hedged where they are often wrong
+    assert output["sums"]
