@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import pstats
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,14 @@ def main() -> None:
     texts = load_texts(args.file, args.limit)
     profiler = cProfile.Profile() if args.profile else None
     wall, cpu = asyncio.run(time_parsing(agent, texts, profiler))
-    print(f"model load {load_seconds:.1f}s; {len(texts)} messages: {wall * 1000:.1f} ms/msg wall, {cpu * 1000:.1f} ms/msg CPU")
+    sys.stdout.write(
+        f"model load {load_seconds:.1f}s; {len(texts)} messages: "
+        f"{wall * 1000:.1f} ms/msg wall, {cpu * 1000:.1f} ms/msg CPU\n"
+    )
     if profiler is not None:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
-        print(out.getvalue())
+        sys.stdout.write(out.getvalue())
 
 
 if __name__ == "__main__":

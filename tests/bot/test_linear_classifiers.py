@@ -43,7 +43,8 @@ selector.train(TrainingData(training_examples=examples))
 probe = [message("x", [0, 0.9, 0]), message("y", [0, 0, 0.9])]
 intent.process(probe)
 selector.process(probe)
-print(json.dumps([[sorted(m.as_dict(only_output_properties=True)), m.get("intent")["name"], m.get("response_selector")["faq"]["response"]["intent_response_key"],
+print(json.dumps([[sorted(m.as_dict(only_output_properties=True)), m.get("intent")["name"],
+                   m.get("response_selector")["faq"]["response"]["intent_response_key"],
                    [r["intent_response_key"] for r in m.get("response_selector")["faq"]["ranking"]]] for m in probe]))
 """
 
