@@ -58,7 +58,7 @@ async def report(model: Path, eval_path: Path, errors: bool, dump: Path | None =
     _, known = training_labels()
     rows = load_eval_file(eval_path, known).rows
     agent = Agent.load(str(model))
-    predictions, seconds = await agent_predictions(agent, rows)
+    predictions, seconds, cpu_seconds = await agent_predictions(agent, rows)
     if dump is not None:
         with dump.open("w", encoding="utf-8") as out:
             for row in rows:
@@ -71,7 +71,7 @@ async def report(model: Path, eval_path: Path, errors: bool, dump: Path | None =
         for row, p in zip(rows, predictions, strict=True)
         if sorted(set(row.entities)) != sorted(set(p.entities))
     ]
-    return markdown(result, errors) + f"\n\nmean parse {1000 * seconds:.1f} ms"
+    return markdown(result, errors) + f"\n\nmean parse {1000 * seconds:.1f} ms wall, {1000 * cpu_seconds:.1f} ms CPU"
 
 
 if __name__ == "__main__":
