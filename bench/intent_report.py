@@ -53,8 +53,12 @@ def markdown(result: dict[str, Any], errors: bool) -> str:
 
 
 async def report(model: Path, eval_path: Path, errors: bool, dump: Path | None = None) -> str:
-    from rasa.core.agent import Agent
+    import logging
 
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.INFO)  # as `rasa run` does; unconfigured structlog prints every parse
     _, known = training_labels()
     rows = load_eval_file(eval_path, known).rows
     agent = Agent.load(str(model))

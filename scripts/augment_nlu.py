@@ -14,6 +14,7 @@ deterministic extractors, DIET does not learn them). Kinds, each applied to a se
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import sys
@@ -86,6 +87,22 @@ def variants(text: str, rng: random.Random, s2t: OpenCC) -> list[str]:
     return [v for v in result if v != text]
 
 
+def frozen_test_keys() -> set[str]:
+    """Comparison keys of the frozen test texts: a variant that happens to fold to one is not written.
+
+    The test sets are only read to exclude such collisions (tests/nlu/test_no_train_test_overlap.py), never
+    as a source of examples.
+    """
+    from tests.nlu.text_keys import comparison_key
+
+    keys = set()
+    for name in ("test_nlu.jsonl", "independent_test.jsonl"):
+        for line in (PROJECT_ROOT / "tests" / "nlu" / name).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                keys.add(comparison_key(json.loads(line)["text"]))
+    return keys
+
+
 def _yaml_item(text: str) -> str:
     # Block scalars keep the text as is; a leading character YAML would read specially is quoted by Rasa's reader.
     return f"      - {text}"
@@ -96,6 +113,9 @@ def main() -> None:
     s2t = OpenCC("s2t")
     sources = source_examples()
     existing = {text for texts in sources.values() for text in texts}
+    from tests.nlu.text_keys import comparison_key
+
+    excluded = frozen_test_keys()
     lines = [
         'version: "3.1"',
         "",
@@ -108,6 +128,8 @@ def main() -> None:
         new = []
         for text in sources[intent]:
             for variant in variants(text, rng, s2t):
+                if comparison_key(variant) in excluded:
+                    continue
                 if variant not in existing and variant not in seen and not variant.startswith(("-", "[", "{", "#")):
                     seen.add(variant)
                     new.append(variant)
