@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import yaml
 
+from core.settings import PROJECT_ROOT
 from tests.e2e.test_chat import new_user, say
 
 
@@ -32,8 +34,12 @@ def test_parking_of_the_store_named_by_its_landmark(api: httpx.Client) -> None:
     assert "酒店" not in text, text
 
 
+def out_of_scope_replies() -> list[str]:
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    return [variant["text"] for variant in domain["responses"]["utter_out_of_scope"]]
+
+
 @pytest.mark.parametrize("question", ["上海迪士尼门票多少钱", "帮我看看明天北京天气"])
 def test_questions_next_to_the_domain_get_the_out_of_scope_answer(api: httpx.Client, question: str) -> None:
     text = reply_text(api, question)
-    assert "订单" in text and "预约" in text, text  # both utter_out_of_scope variants say what the bot can do
-    assert not any(fact in text for fact in ("营业时间", "停车", "门票")), text
+    assert text in out_of_scope_replies(), text  # not a confident FAQ answer, not a request to rephrase
