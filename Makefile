@@ -44,7 +44,7 @@ validate: setup ## rasa data validate
 lint: setup ## ruff on the Python code, mypy on actions, api and crm ([tool.mypy] in pyproject.toml)
 	@$(APP_PY) -m ruff check . && $(APP_PY) -m ruff format --check . && $(APP_PY) -m mypy
 
-NLU_EVAL ?= tests/nlu/test_nlu.jsonl
+NLU_EVAL ?= tests/nlu/independent_test.jsonl tests/nlu/test_nlu.jsonl
 CUSTOMERS ?= 20
 TURNS ?= 12
 bench: setup ## Benchmarks: NLU vs baselines, latency vs bare Rasa, training and edit-to-live times (bench/results/)

@@ -17,10 +17,12 @@ from rasa_sdk.types import DomainDict
 
 from actions import slots
 from actions.crm import in_read_only_session
+from crm.schemas import FaqAnswerOut
 from crm.services import faq
 
 logger = logging.getLogger(__name__)
 RETRIEVAL_INTENT = "faq"
+STORE_ENTITY = "store"  # CRM store codes from the NLU (bot/entity_extractors.py); a place may name two stores
 MAX_SUGGESTIONS = 3
 MIN_SUGGESTION_CONFIDENCE = 0.05
 
@@ -91,13 +93,22 @@ class ActionAnswerFaq(Action):
         if pressed is not None:  # a suggestion button: the customer chose the question themselves
             key, confidence = pressed, 1.0
         business = latest_entity_value(tracker, slots.BUSINESS) or tracker.get_slot(slots.BUSINESS)
-        answer = await in_read_only_session(faq.get_answer, key=key, business_code=business) if key else None
-        if answer is None:
-            logger.warning("No FAQ answer for key %r (business %r)", key, business)
+        stores: list[str | None] = list(dict.fromkeys(str(v) for v in tracker.get_latest_entity_values(STORE_ENTITY)))
+        answers: list[FaqAnswerOut] = []
+        for store in stores or [None]:  # the named store(s)' own answers, else the business's or the general one
+            answer = (
+                await in_read_only_session(faq.get_answer, key=key, business_code=business, store_code=store)
+                if key
+                else None
+            )
+            if answer is not None and answer.answer_zh not in [a.answer_zh for a in answers]:
+                answers.append(answer)
+        if not answers:
+            logger.warning("No FAQ answer for key %r (business %r, stores %r)", key, business, stores)
             dispatcher.utter_message(response="utter_faq_unavailable")
             return []
-        if confidence >= answer.confidence_threshold:
-            dispatcher.utter_message(text=answer.answer_zh)
+        if confidence >= max(a.confidence_threshold for a in answers):
+            dispatcher.utter_message(text="\n".join(a.answer_zh for a in answers))
             return []
         await self._suggest(dispatcher, domain, prediction)
         return []

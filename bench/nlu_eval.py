@@ -1,7 +1,11 @@
 """NLU benchmark (rasa env): our pipeline vs Rasa's default Chinese pipeline vs TF-IDF + logistic regression.
 
 Usage (repo root, rasa env, PYTHONPATH=.):
-  python -m bench.nlu_eval --ours MODEL.tar.gz --eval tests/nlu/test_nlu.jsonl --out nlu.json
+  python -m bench.nlu_eval --ours MODEL.tar.gz --eval tests/nlu/independent_test.jsonl \
+      --eval tests/nlu/test_nlu.jsonl [--cv-folds 5] --out nlu.json
+
+Every --eval file is scored by the three systems (each model is loaded once). With --cv-folds N,
+our pipeline (config.yml) is also cross-validated on data/nlu: N stratified folds, N trainings.
 
 (a) and (b) are loaded with rasa's Agent and scored on `agent.parse_message`, exactly what the server
 answers (FallbackClassifier's nlu_fallback is a miss). (b) is trained here from data/nlu + domain.yml
@@ -111,22 +115,30 @@ def predicted_label(parse: dict[str, Any]) -> str:
     return label
 
 
-async def rasa_predictions(model: Path, rows: list[GoldRow]) -> tuple[list[Prediction], float]:
-    """Parse every row with the model the way the server does; returns predictions and mean parse seconds."""
-    from rasa.core.agent import Agent
+async def agent_predictions(agent: Any, rows: list[GoldRow]) -> tuple[list[Prediction], float, float]:
+    """Parse every row with the loaded model the way the server does.
 
-    agent = Agent.load(str(model))
+    Returns the predictions and the mean wall and CPU seconds per parse: CPU time is what a message costs
+    this process; wall time also counts waiting for the cores other processes are using.
+    """
     predictions = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for row in rows:
         parse = await agent.parse_message(row.text)
         entities = tuple((e["entity"], str(e["value"])) for e in parse.get("entities", []))
         predictions.append(Prediction(predicted_label(parse), entities))
-    return predictions, (time.perf_counter() - started) / len(rows)
+    return (
+        predictions,
+        (time.perf_counter() - started) / len(rows),
+        (time.process_time() - cpu_started) / len(rows),
+    )
 
 
-def tfidf_predictions(training_data: Any, rows: list[GoldRow]) -> tuple[list[Prediction], float, float]:
-    """Baseline (c): char n-gram TF-IDF + logistic regression; entities from the data/nlu patterns."""
+def tfidf_classifier(training_data: Any) -> tuple[Any, float]:
+    """Baseline (c): char n-gram TF-IDF + logistic regression; entities from the data/nlu patterns.
+
+    Returns a function rows -> (predictions, mean predict seconds) and the training seconds.
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -145,40 +157,42 @@ def tfidf_predictions(training_data: Any, rows: list[GoldRow]) -> tuple[list[Pre
         [(t["name"], t["elements"]) for t in training_data.lookup_tables],
     )
     synonyms = dict(training_data.entity_synonyms)
-    started = time.perf_counter()
-    predicted = classifier.predict([row.text for row in rows])
-    predictions = [
-        Prediction(str(label), tuple(extract_entities(row.text, patterns, synonyms)))
-        for row, label in zip(rows, predicted, strict=True)
-    ]
-    return predictions, train_seconds, (time.perf_counter() - started) / len(rows)
+
+    def predict(rows: list[GoldRow]) -> tuple[list[Prediction], float]:
+        started = time.perf_counter()
+        predicted = classifier.predict([row.text for row in rows])
+        predictions = [
+            Prediction(str(label), tuple(extract_entities(row.text, patterns, synonyms)))
+            for row, label in zip(rows, predicted, strict=True)
+        ]
+        return predictions, (time.perf_counter() - started) / len(rows)
+
+    return predict, train_seconds
 
 
-async def evaluate(ours: Path, eval_path: Path, retrain: bool) -> dict[str, Any]:
-    training_data, known = training_labels()
+async def score_file(eval_path: Path, known: set[str], agents: dict[str, Any], tfidf: Any) -> dict[str, Any]:
     eval_file: EvalFile = load_eval_file(eval_path, known)
     if eval_file.unknown:
         logger.warning(
-            "%d rows with labels unknown to the training data (not scored): %s",
+            "%s: %d rows with labels unknown to the training data (not scored): %s",
+            eval_path.name,
             len(eval_file.unknown),
             ", ".join(eval_file.unknown_labels),
         )
-    default_model, default_train_seconds = ensure_default_model(retrain)
     systems: dict[str, Any] = {}
-    for key, model in (("ours", ours), ("rasa_default", default_model)):
-        logger.info("Scoring %s (%s)", key, model.name)
-        predictions, parse_seconds = await rasa_predictions(model, eval_file.rows)
+    for key, (agent, model) in agents.items():
+        logger.info("Scoring %s (%s) on %s", key, model.name, eval_path.name)
+        predictions, parse_seconds, parse_cpu_seconds = await agent_predictions(agent, eval_file.rows)
         systems[key] = {
             **score(eval_file.rows, predictions),
             "model": model.name,
             "mean_parse_seconds": parse_seconds,
+            "mean_parse_cpu_seconds": parse_cpu_seconds,
         }
-    systems["rasa_default"]["train_seconds"] = default_train_seconds
-    predictions, train_seconds, predict_seconds = tfidf_predictions(training_data, eval_file.rows)
+    predictions, predict_seconds = tfidf(eval_file.rows)
     systems["tfidf_logreg"] = {
         **score(eval_file.rows, predictions),
         "model": "in-memory",
-        "train_seconds": train_seconds,
         "mean_parse_seconds": predict_seconds,
     }
     return {
@@ -187,9 +201,30 @@ async def evaluate(ours: Path, eval_path: Path, retrain: bool) -> dict[str, Any]
         "scored_rows": len(eval_file.rows),
         "unknown_rows": len(eval_file.unknown),
         "unknown_labels": eval_file.unknown_labels,
-        "training_examples": len(training_data.intent_examples),
         "systems": systems,
     }
+
+
+async def evaluate(ours: Path, eval_paths: list[Path], retrain: bool, cv_folds: int) -> dict[str, Any]:
+    from rasa.core.agent import Agent
+
+    training_data, known = training_labels()
+    default_model, default_train_seconds = ensure_default_model(retrain)
+    agents = {key: (Agent.load(str(model)), model) for key, model in (("ours", ours), ("rasa_default", default_model))}
+    tfidf, tfidf_train_seconds = tfidf_classifier(training_data)
+    sets = []
+    for eval_path in eval_paths:
+        result = await score_file(eval_path, known, agents, tfidf)
+        result["training_examples"] = len(training_data.intent_examples)
+        result["systems"]["rasa_default"]["train_seconds"] = default_train_seconds
+        result["systems"]["tfidf_logreg"]["train_seconds"] = tfidf_train_seconds
+        sets.append(result)
+    output: dict[str, Any] = {"sets": sets}
+    if cv_folds > 1:
+        from bench.nlu_cv import cross_validate
+
+        output["cross_validation"] = await cross_validate(PROJECT_ROOT / "config.yml", cv_folds)
+    return output
 
 
 def main() -> None:
@@ -198,11 +233,12 @@ def main() -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ours", type=Path, required=True, help="our trained model (stack.model.ensure_model)")
-    parser.add_argument("--eval", type=Path, default=PROJECT_ROOT / "tests" / "nlu" / "test_nlu.jsonl")
+    parser.add_argument("--eval", type=Path, action="append", required=True, help="JSONL test set (repeatable)")
+    parser.add_argument("--cv-folds", type=int, default=0, help="cross-validate config.yml on data/nlu (0: no)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--retrain-default", action="store_true", help="train (b) even if cached")
     args = parser.parse_args()
-    result = asyncio.run(evaluate(args.ours, args.eval, args.retrain_default))
+    result = asyncio.run(evaluate(args.ours, args.eval, args.retrain_default, args.cv_folds))
     args.out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
 
 

@@ -6,7 +6,10 @@ Definitions (also in bench/README.md):
 - full label: intent plus retrieval key (faq/<key>); FAQ-key accuracy is full-label accuracy on gold faq rows.
 - entities: per type, the multiset of (type, normalised value) per row; TP/FP/FN summed over rows.
   Ids and phones are compared after NFKC and upper-casing (ＤＤ２０２６… == dd2026…); other values exactly.
-- out of scope: precision and recall of the intent out_of_scope.
+- entities: each (type, normalised value) counts once per row (a store named twice is one store).
+- out of scope: precision and recall of the intent out_of_scope; `out_of_scope_with_fallback` also
+  counts an nlu_fallback answer as "out of scope" (the bot then says it did not understand instead of
+  answering something wrong), for both precision and recall.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 OUT_OF_SCOPE = "out_of_scope"
+FALLBACK = "nlu_fallback"
 RETRIEVAL_SEPARATOR = "/"
 NORMALISED_ENTITIES = frozenset({"order_id", "ticket_id", "booking_id", "phone"})
 CONTRACT_ENTITIES = ("order_id", "ticket_id", "booking_id", "phone", "party_size", "business")
@@ -104,8 +108,8 @@ def entity_scores(rows: Sequence[GoldRow], predictions: Sequence[Prediction]) ->
     """Per entity type: precision, recall, F1 and gold count, matching (type, normalised value) multisets."""
     counts: dict[str, Counter[str]] = {}
     for row, prediction in zip(rows, predictions, strict=True):
-        want = Counter(row.entities)
-        have = Counter((e, normalise_value(e, v)) for e, v in prediction.entities)
+        want = Counter(set(row.entities))
+        have = Counter({(e, normalise_value(e, v)) for e, v in prediction.entities})
         for (entity, _), n in (want & have).items():
             counts.setdefault(entity, Counter())["tp"] += n
         for (entity, _), n in (have - want).items():
@@ -134,7 +138,9 @@ def score(rows: Sequence[GoldRow], predictions: Sequence[Prediction]) -> dict[st
     predicted = [base_intent(p.label) for p in predictions]
     intents = per_label_f1(gold, predicted)
     faq = [(r.label, p.label) for r, p in zip(rows, predictions, strict=True) if base_intent(r.label) == "faq"]
-    oos = per_label_f1(gold, predicted).get(OUT_OF_SCOPE)
+    oos = intents.get(OUT_OF_SCOPE)
+    folded = [OUT_OF_SCOPE if p == FALLBACK else p for p in predicted]
+    oos_fallback = per_label_f1(gold, folded).get(OUT_OF_SCOPE)
     errors = [
         {"text": r.text, "expected": r.label, "predicted": p.label}
         for r, p in zip(rows, predictions, strict=True)
@@ -151,6 +157,15 @@ def score(rows: Sequence[GoldRow], predictions: Sequence[Prediction]) -> dict[st
         "entities": entity_scores(rows, predictions),
         "out_of_scope": (
             {"precision": oos["precision"], "recall": oos["recall"], "support": oos["support"]} if oos else None
+        ),
+        "out_of_scope_with_fallback": (
+            {
+                "precision": oos_fallback["precision"],
+                "recall": oos_fallback["recall"],
+                "support": oos_fallback["support"],
+            }
+            if oos_fallback
+            else None
         ),
         "fallback_predictions": sum(p.label == "nlu_fallback" for p in predictions),
         "errors": errors,

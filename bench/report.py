@@ -50,6 +50,7 @@ def check_targets(results: dict[str, Any]) -> list[TargetCheck]:
                 all(ours > o for o in others),
             )
         )
+        checks += _nlu_quality_checks(systems["ours"])
     serving = results.get("serving", {})
     full, bare = serving.get("full_stack"), serving.get("bare_rasa")
     if full and bare:
@@ -92,6 +93,61 @@ def check_targets(results: dict[str, Any]) -> list[TargetCheck]:
     return checks
 
 
+ID_ENTITIES = ("order_id", "ticket_id", "booking_id", "phone")
+NAMED_ENTITIES = ("business", "store")
+
+
+def _nlu_quality_checks(ours: dict[str, Any]) -> list[TargetCheck]:
+    """Issue 10's targets for our pipeline on the primary (independent) test set."""
+    checks = []
+    oos = ours.get("out_of_scope_with_fallback")
+    if oos:
+        checks.append(
+            TargetCheck("out_of_scope recall (fallback counts)", ">= 85%", _pct(oos["recall"]), oos["recall"] >= 0.85)
+        )
+    strict = ours.get("out_of_scope")
+    if strict:
+        checks.append(
+            TargetCheck("out_of_scope precision", ">= 90%", _pct(strict["precision"]), strict["precision"] >= 0.90)
+        )
+    for names, target in ((ID_ENTITIES, 0.95), (NAMED_ENTITIES, 0.90)):
+        present = {n: ours["entities"][n]["f1"] for n in names if n in ours["entities"]}
+        if present:
+            checks.append(
+                TargetCheck(
+                    f"entity F1 {'/'.join(names)}",
+                    f">= {target}",
+                    ", ".join(f"{n} {v:.3f}" for n, v in present.items()),
+                    all(v >= target for v in present.values()) and len(present) == len(names),
+                )
+            )
+    worst = min(ours["per_intent"].items(), key=lambda item: item[1]["f1"])
+    checks.append(
+        TargetCheck("lowest intent F1", ">= 0.85", f"{worst[0]} {worst[1]['f1']:.2f}", worst[1]["f1"] >= 0.85)
+    )
+    parse_ms = 1000 * ours["mean_parse_seconds"]
+    checks.append(TargetCheck("mean parse time (ours)", "< 20 ms", f"{parse_ms:.1f} ms", parse_ms < 20))
+    if ours.get("mean_parse_cpu_seconds") is not None:
+        cpu_ms = 1000 * ours["mean_parse_cpu_seconds"]
+        checks.append(TargetCheck("mean parse CPU time (ours)", "< 20 ms", f"{cpu_ms:.1f} ms", cpu_ms < 20))
+    return checks
+
+
+def _cv_section(cv: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### Cross-validation of `{cv['config']}` on data/nlu ({cv['folds']} stratified folds, {cv['seconds']:.0f} s)",
+        "",
+        f"{cv['examples']} held-out examples: intent accuracy {_pct(cv['intent_accuracy'])}, "
+        f"intent + FAQ key {_pct(cv['full_label_accuracy'])}, macro-F1 {cv['macro_f1']:.3f}, "
+        f"nlu_fallback answers {cv['fallback_predictions']}.",
+        "",
+        "| intent | n | F1 |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {i} | {v['support']:.0f} | {v['f1']:.2f} |" for i, v in cv["per_intent"].items()]
+    return lines
+
+
 def _nlu_section(nlu: dict[str, Any]) -> list[str]:
     systems = nlu["systems"]
     keys = [k for k in SYSTEM_TITLES if k in systems]
@@ -122,6 +178,15 @@ def _nlu_section(nlu: dict[str, Any]) -> list[str]:
             else f"{_pct(s['out_of_scope']['precision'])} / {_pct(s['out_of_scope']['recall'])}"
         ),
     )
+    row(
+        "out_of_scope P / R, nlu_fallback counted as out of scope",
+        lambda s: (
+            "n/a"
+            if not s.get("out_of_scope_with_fallback")
+            else f"{_pct(s['out_of_scope_with_fallback']['precision'])} / "
+            f"{_pct(s['out_of_scope_with_fallback']['recall'])}"
+        ),
+    )
     row("nlu_fallback answers", lambda s: str(s["fallback_predictions"]))
     # The contract entities, plus any other type the test file annotates (extra predicted types only add FPs).
     entity_types = sorted(
@@ -129,11 +194,12 @@ def _nlu_section(nlu: dict[str, Any]) -> list[str]:
     )
     for entity in entity_types:
         row(
-            f"entity F1 `{entity}`",
+            f"entity P / R / F1 `{entity}`",
             lambda s, e=entity: (
                 "n/a"
                 if e not in s["entities"]
-                else f"{s['entities'][e]['f1']:.3f} (n={s['entities'][e]['support']:.0f})"
+                else f"{s['entities'][e]['precision']:.2f} / {s['entities'][e]['recall']:.2f} / "
+                f"{s['entities'][e]['f1']:.3f} (n={s['entities'][e]['support']:.0f})"
             ),
         )
     row(
@@ -143,6 +209,10 @@ def _nlu_section(nlu: dict[str, Any]) -> list[str]:
         ),
     )
     row("mean parse time", lambda s: f"{1000 * s['mean_parse_seconds']:.1f} ms")
+    row(
+        "mean parse CPU time",
+        lambda s: "–" if s.get("mean_parse_cpu_seconds") is None else f"{1000 * s['mean_parse_cpu_seconds']:.1f} ms",
+    )
     intents = sorted({i for k in keys for i in systems[k]["per_intent"]})
     lines += [
         "",
@@ -255,8 +325,10 @@ def markdown(results: dict[str, Any]) -> str:
         *(f"| {c.name} | {c.target} | {c.measured} | {c.verdict} |" for c in check_targets(results)),
         "",
     ]
-    if "nlu" in results:
-        lines += [*_nlu_section(results["nlu"]), ""]
+    for nlu in results.get("nlu_sets") or ([results["nlu"]] if "nlu" in results else []):
+        lines += [*_nlu_section(nlu), ""]
+    if "nlu_cv" in results:
+        lines += [*_cv_section(results["nlu_cv"]), ""]
     if "serving" in results:
         lines += [*_serving_section(results["serving"]), ""]
     training, edits = results.get("training", {}), results.get("edits", {})

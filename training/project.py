@@ -7,8 +7,9 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
-# Everything `rasa train` reads, plus bot/ (custom components and stores load from there).
-MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot")
+# Everything `rasa train` reads, plus bot/ (custom components and stores load from there) and the CRM
+# store/service vocabulary exported for the NLU (stack/nlu_entities.py, refreshed before every training).
+MODEL_INPUTS = ("config.yml", "domain.yml", "data", "bot", "var/nlu/crm_entities.json")
 
 
 class OverrideError(ValueError):
@@ -89,6 +90,7 @@ def export_project(source: Path, destination: Path, overrides: Mapping[str, str]
         if path.is_dir():
             shutil.copytree(path, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif path.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, destination / name)
     for relative, text in checked.items():
         target = destination.joinpath(*relative.parts)

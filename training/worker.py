@@ -34,6 +34,13 @@ OverridesProvider = Callable[[Session], Mapping[str, str]]
 IDLE_POLL_SECONDS = 2.0
 
 
+def refresh_crm_vocabulary() -> None:
+    """var/nlu/crm_entities.json from the CRM (stack/nlu_entities.py), read by the NLU's entity ruler."""
+    from stack.nlu_entities import export
+
+    export()
+
+
 def no_overrides(session: Session) -> Mapping[str, str]:
     """The default: train the repository files as they are."""
     return {}
@@ -88,6 +95,7 @@ class JobRunner:
             store.set_log_path(session, job_id, str(log_path))
         try:
             self._phase(job_id, "exporting")
+            refresh_crm_vocabulary()  # the CRM's stores and services as they are now (a change means a new model)
             with self.factory() as session:
                 training_edits, evaluation_edits = split_overrides(dict(self.overrides(session)))
             project = export_project(settings.project_dir, workdir / "project", training_edits)

@@ -142,14 +142,20 @@ def _seed_faq(session: Session, data: SeedData, refs: TenantRefs, stamp: dict[st
                 "district": store.district,
                 "address": store.address,
                 "phone": store.phone,
+                # text features of the store (parking_zh, breakfast_zh...) can be used by templates too
+                **{name: value for name, value in (store.features or {}).items() if isinstance(value, str)},
             }
+            try:
+                question_zh, answer_zh = template.question_zh.format(**values), template.answer_zh.format(**values)
+            except KeyError:  # the store lacks a feature the template needs: its business/general answer applies
+                continue
             session.add(
                 FaqEntry(
                     key=template.key,
                     business_code=refs.business_of(store),
                     store_id=store.id,
-                    question_zh=template.question_zh.format(**values),
-                    answer_zh=template.answer_zh.format(**values),
+                    question_zh=question_zh,
+                    answer_zh=answer_zh,
                     **stamp,
                 )
             )

@@ -164,7 +164,7 @@ DOMAIN_WITH_SUGGESTIONS = {
 async def test_below_the_answer_threshold_the_top_questions_are_offered_not_guessed(
     make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
 ) -> None:
-    ranking = [("parking", 0.35), ("business_hours", 0.3), ("store_locations", 0.2), ("wifi", 0.01)]
+    ranking = [("parking", 0.25), ("business_hours", 0.2), ("store_locations", 0.15), ("wifi", 0.01)]
     tracker = make_tracker(intent="faq", text="车", response_selector=ranked_selection(ranking))
     dispatcher = CollectingDispatcher()
     await ActionAnswerFaq().run(dispatcher, tracker, DOMAIN_WITH_SUGGESTIONS)
@@ -223,3 +223,50 @@ async def test_the_threshold_is_per_answer_and_editable(
     dispatcher = CollectingDispatcher()
     await ActionAnswerFaq().run(dispatcher, tracker, DOMAIN_WITH_SUGGESTIONS)
     assert dispatcher.messages[0]["text"] == "您是想问："
+
+
+async def test_faq_answers_for_the_store_the_customer_named(make_tracker: TrackerFactory) -> None:
+    tracker = make_tracker(
+        intent="faq",
+        text="九眼桥那家几点打烊",
+        response_selector=faq_selection("business_hours"),
+        entities=[{"entity": "store", "value": "cd-jj-food"}],
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    (message,) = dispatcher.messages
+    assert message["text"].startswith("悦享食府（成都九眼桥店）的营业时间")
+    assert "花果园" not in message["text"]
+
+
+async def test_faq_for_a_place_with_two_stores_answers_for_both(make_tracker: TrackerFactory) -> None:
+    tracker = make_tracker(
+        intent="faq",
+        text="花果园店几点开门",
+        response_selector=faq_selection("business_hours"),
+        entities=[{"entity": "store", "value": "gy-hgy-car"}, {"entity": "store", "value": "gy-hgy-suit"}],
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    (message,) = dispatcher.messages
+    lines = message["text"].split("\n")
+    assert [line.split("的营业时间")[0] for line in lines] == [
+        "悦享汽车美容养护（贵阳花果园店）",
+        "悦享男装（贵阳花果园旗舰店）",
+    ]
+    assert "九眼桥" not in message["text"]
+
+
+async def test_parking_for_the_named_store_is_that_stores_own(make_tracker: TrackerFactory) -> None:
+    tracker = make_tracker(
+        intent="faq",
+        text="九眼桥那家能停车吗",
+        response_selector=faq_selection("parking"),
+        entities=[{"entity": "store", "value": "cd-jj-food"}],
+    )
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFaq().run(dispatcher, tracker, {})
+    (message,) = dispatcher.messages
+    assert message["text"].startswith("悦享食府（成都九眼桥店）停车：")
+    assert "滨江里地下停车场" in message["text"]  # the store's own parking from crm/seed/data/stores.yml
+    assert "酒店" not in message["text"]  # not the general answer about every business

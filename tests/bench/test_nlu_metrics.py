@@ -86,3 +86,17 @@ def test_load_eval_file_names_the_bad_line(tmp_path: Path) -> None:
     path.write_text('{"text": "a", "intent": "greet"}\n{"intent": "greet"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"eval.jsonl:2"):
         load_eval_file(path, known_labels={"greet"})
+
+
+def test_out_of_scope_with_fallback_counts_an_abstention_as_out_of_scope() -> None:
+    rows = [GoldRow("a", "out_of_scope", ()), GoldRow("b", "out_of_scope", ()), GoldRow("c", "greet", ())]
+    predictions = [Prediction("nlu_fallback", ()), Prediction("faq/wifi", ()), Prediction("nlu_fallback", ())]
+    result = score(rows, predictions)
+    assert result["out_of_scope"] == {"precision": 0.0, "recall": 0.0, "support": 2.0}
+    assert result["out_of_scope_with_fallback"] == {"precision": 0.5, "recall": 0.5, "support": 2.0}
+
+
+def test_an_entity_named_twice_in_a_row_counts_once() -> None:
+    rows = [GoldRow("花果园花果园", "inform", (("store", "gy-hgy-car"),))]
+    predictions = [Prediction("inform", (("store", "gy-hgy-car"), ("store", "gy-hgy-car")))]
+    assert score(rows, predictions)["entities"]["store"]["precision"] == 1.0

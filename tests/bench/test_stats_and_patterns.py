@@ -50,7 +50,18 @@ def test_targets_pass_and_miss() -> None:
     results = {
         "nlu": {
             "systems": {
-                "ours": {"intent_accuracy": 0.96},
+                "ours": {
+                    "intent_accuracy": 0.96,
+                    "out_of_scope": {"precision": 0.95, "recall": 0.7},
+                    "out_of_scope_with_fallback": {"precision": 0.85, "recall": 0.9},
+                    "entities": {
+                        **{name: {"f1": 0.97} for name in ("order_id", "ticket_id", "booking_id", "phone")},
+                        "business": {"f1": 0.93},
+                        "store": {"f1": 0.8},
+                    },
+                    "per_intent": {"greet": {"f1": 0.99}, "complain": {"f1": 0.84}},
+                    "mean_parse_seconds": 0.012,
+                },
                 "rasa_default": {"intent_accuracy": 0.97},
                 "tfidf_logreg": {"intent_accuracy": 0.9},
             }
@@ -67,6 +78,12 @@ def test_targets_pass_and_miss() -> None:
     assert verdicts == {
         "intent accuracy": "PASS",
         "ahead of both baselines": "MISS",
+        "out_of_scope recall (fallback counts)": "PASS",
+        "out_of_scope precision": "PASS",
+        "entity F1 order_id/ticket_id/booking_id/phone": "PASS",
+        "entity F1 business/store": "MISS",
+        "lowest intent F1": "MISS",
+        "mean parse time (ours)": "PASS",
         "full-stack p50 / bare p50": "PASS",
         "full-stack p99 at 20 customers": "MISS",
         "no reply slower than 5 s": "PASS",
