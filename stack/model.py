@@ -33,6 +33,9 @@ def model_path_for(fingerprint: str, models_dir: Path = MODELS_DIR) -> Path:
 
 def ensure_model(models_dir: Path = MODELS_DIR) -> Path:
     """Returns the model for the current data/config, training it first if there is none."""
+    from stack.nlu_entities import export
+
+    export()  # the CRM's stores and services as they are now: a change there means a new model
     path = model_path_for(training_fingerprint(), models_dir)
     if path.exists():
         logger.info("Model is up to date: %s", path.name)
