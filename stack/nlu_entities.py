@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 EXPORT_PATH = VAR_DIR / "nlu" / "crm_entities.json"
 SEED_DIR = PROJECT_ROOT / "crm" / "seed" / "data"
+BOOKING_POLICY = PROJECT_ROOT / "policy" / "bookings.yml"  # the booking words of each service (crm.services.bookings)
 
 
 def _vocabulary_module() -> ModuleType:
@@ -80,7 +81,7 @@ def export(path: Path = EXPORT_PATH, seed_only: bool = False) -> Path:
     if rows is None:
         rows, source = _seed_rows(), "seed"
     vocabulary_module = _vocabulary_module()
-    policy = yaml.safe_load((SEED_DIR / "bookings.yml").read_text(encoding="utf-8"))
+    policy = yaml.safe_load(BOOKING_POLICY.read_text(encoding="utf-8"))
     vocabulary = vocabulary_module.build_vocabulary(*rows, vocabulary_module.booking_words_from_policy(policy))
     vocabulary["source"] = source
     text = json.dumps(vocabulary, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
