@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from functools import lru_cache
@@ -303,6 +304,16 @@ class Settings(BaseSettings):
         if self.database_url.startswith("postgresql"):
             return re.sub(r"^postgresql(\+\w+)?://", "postgresql://", self.database_url)
         return f"sqlite:///{VAR_DIR / 'rasa_tracker.db'}"
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as environment variables a child process reads back into the same Settings: lists and
+    mappings (REST_INTEGRATIONS) as JSON, which is how pydantic-settings parses them."""
+    return {
+        key.upper(): json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+        for key, value in settings.model_dump().items()
+        if value is not None
+    }
 
 
 def _one_line(error: ValidationError) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings, settings_environment
 from stack.model import rasa_env
 from stack.paths import APP_BIN, LOG_DIR, RASA_BIN
 
@@ -44,12 +43,7 @@ class RunningProcess:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The settings as environment variables, so every child process sees the same configuration."""
-    # Lists and mappings (REST_INTEGRATIONS) as JSON, which is how pydantic-settings reads them back.
-    env = {
-        key.upper(): json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-        for key, value in settings.model_dump().items()
-        if value is not None
-    }
+    env = settings_environment(settings)
     env["RASA_TRACKER_URL"] = settings.rasa_tracker_url
     return env
 
