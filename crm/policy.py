@@ -70,7 +70,7 @@ def cached_policy(name: str) -> Callable[[LoaderT], LoaderT]:
         @functools.wraps(loader)
         def load(*args: Any, **kwargs: Any) -> Any:
             edit = current_edit(name) if not args and kwargs.get("directory") is None else None
-            key = (args, tuple(sorted(kwargs.items())), edit[0] if edit else None)
+            key = (args, tuple(sorted(kwargs.items())), edit)  # the text too: version numbers are per database
             if key not in cache:
                 cache[key] = loader(*args, **kwargs)
             return cache[key]

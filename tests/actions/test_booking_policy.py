@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from crm.policy_check import check
+from crm.policy_check import LOADERS, check
 from crm.services.bookings.policy import POLICY_FILE, BookingPolicy, get_booking_policy
 from tests.actions.helpers import DOMAIN
 
@@ -58,7 +58,7 @@ def test_a_business_missing_what_its_kind_needs_is_refused_at_load(business: str
 
 def test_policy_check_names_the_line_of_a_broken_booking_policy(tmp_path: Path) -> None:
     source = POLICY_FILE.parent
-    for name in ("tiers.yml", "escalation.yml", "sentiment.yml", "bookings.yml"):
+    for name in LOADERS:
         (tmp_path / name).write_text((source / name).read_text(encoding="utf-8"), encoding="utf-8")
     assert check(tmp_path) == []
     text = (tmp_path / "bookings.yml").read_text(encoding="utf-8")
