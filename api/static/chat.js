@@ -174,7 +174,9 @@
     } catch (error) {
       if (asked !== view) return;
       pending.delete(clientMessageId);
-      showLocal({ direction: "out", sender: "system", text: error.message || "网络异常，请稍后再试" });
+      // fetch() rejects with a TypeError ("Failed to fetch") when the hub is unreachable: say it in Chinese.
+      const text = error instanceof TypeError || !error.message ? "网络异常，请稍后再试" : error.message;
+      showLocal({ direction: "out", sender: "system", text });
     } finally {
       typing.remove();
       $send.disabled = false;
