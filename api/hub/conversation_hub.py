@@ -82,6 +82,11 @@ def rasa_message_for(inbound: InboundMessage) -> str:
     return TYPED_SLASH + text[1:] if text.startswith(INTENT_PREFIX) else text
 
 
+def outgoing(replies: list[BotReply]) -> list[OutgoingMessage]:
+    """The bot's replies as messages to store and deliver."""
+    return [OutgoingMessage(text=reply.text, payload=reply.payload()) for reply in replies]
+
+
 @dataclass(frozen=True)
 class HubResult:
     conversation: ConversationOut
@@ -249,7 +254,7 @@ class ConversationHub:
         replies = await self._store_and_publish(
             conversation.id,
             sender=sender,
-            messages=[OutgoingMessage(text=reply.text, payload=reply.payload()) for reply in bot_replies],
+            messages=outgoing(bot_replies),
             reply_to_id=message.id,
             push=not inbound.replies_in_response,
         )
@@ -323,7 +328,7 @@ class ConversationHub:
             await self.broker.publish(topics.CONSOLE, event)
 
     def _rasa_metadata(
-        self, conversation: ConversationOut, message_id: int, customer: CustomerOut | None
+        self, conversation: ConversationOut, message_id: int | None, customer: CustomerOut | None
     ) -> dict[str, Any]:
         return {
             "channel": conversation.channel,
@@ -384,12 +389,12 @@ class ConversationHub:
         except RasaUnavailableError as exc:
             logger.error("Rasa's late answer to message %s failed too: %s", message_id, exc)
             return
+        await self._answer_later(conversation_id, message_id, replies)
+
+    async def _answer_later(self, conversation_id: int, message_id: int, replies: list[BotReply]) -> None:
+        """The bot's answer to a message the customer already got the busy notice for: pushed, not in a response."""
         await self._store_and_publish(
-            conversation_id,
-            sender="bot",
-            messages=[OutgoingMessage(text=reply.text, payload=reply.payload()) for reply in replies],
-            reply_to_id=message_id,
-            push=True,
+            conversation_id, sender="bot", messages=outgoing(replies), reply_to_id=message_id, push=True
         )
 
     async def replay_held_turns(self, conversation_id: int | None = None) -> int:
@@ -420,13 +425,7 @@ class ConversationHub:
                 logger.error("Held message %s reached Rasa but got no reliable answer: %s", turn.message_id, exc)
                 await self._in_session(pending_turns.finish, message_id=turn.message_id)
                 continue
-            await self._store_and_publish(
-                conversation.id,
-                sender="bot",
-                messages=[OutgoingMessage(text=reply.text, payload=reply.payload()) for reply in replies],
-                reply_to_id=turn.message_id,
-                push=True,
-            )
+            await self._answer_later(conversation.id, turn.message_id, replies)
             await self._in_session(pending_turns.finish, message_id=turn.message_id)
             answered += 1
         return answered
@@ -536,13 +535,7 @@ class ConversationHub:
         if conversation is None or conversation.customer_id is None or conversation.owner != "bot":
             return conversation
         customer = await self._in_session(customers.get_customer, customer_id=conversation.customer_id)
-        metadata = {
-            "channel": conversation.channel,
-            "conversation_id": conversation.id,
-            "message_id": None,
-            "customer_id": conversation.customer_id,
-            "tier": customer.tier if customer else None,
-        }
+        metadata = self._rasa_metadata(conversation, None, customer)
         try:
             await self._rasa.send(sender_id=conversation.rasa_sender_id, message=SESSION_START, metadata=metadata)
         except RasaUnavailableError as exc:

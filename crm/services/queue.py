@@ -244,25 +244,26 @@ def _is_breached(escalation: Escalation, now: datetime) -> bool:
     return escalation.first_response_at is None and escalation.sla_due_at is not None and now > escalation.sla_due_at
 
 
+def _queue_item(escalation: Escalation, now: datetime) -> QueueItem:
+    return QueueItem(
+        escalation_id=escalation.id,
+        conversation_id=escalation.conversation_id,
+        customer_id=escalation.customer_id,
+        tier=escalation.tier,  # type: ignore[arg-type]
+        priority=escalation.priority,
+        reason=escalation.reason,
+        business_code=escalation.business_code,
+        agent_group=escalation.agent_group,
+        waiting_seconds=_seconds(now - escalation.queued_at),
+        sla_due_at=escalation.sla_due_at,
+        sla_breached=_is_breached(escalation, now),
+    )
+
+
 def list_queue(session: Session, *, now: datetime | None = None) -> list[QueueItem]:
     """Every waiting conversation in serving order."""
     now = now or utcnow()
-    return [
-        QueueItem(
-            escalation_id=escalation.id,
-            conversation_id=escalation.conversation_id,
-            customer_id=escalation.customer_id,
-            tier=escalation.tier,  # type: ignore[arg-type]
-            priority=escalation.priority,
-            reason=escalation.reason,
-            business_code=escalation.business_code,
-            agent_group=escalation.agent_group,
-            waiting_seconds=_seconds(now - escalation.queued_at),
-            sla_due_at=escalation.sla_due_at,
-            sla_breached=_is_breached(escalation, now),
-        )
-        for escalation in _queued(session)
-    ]
+    return [_queue_item(escalation, now) for escalation in _queued(session)]
 
 
 def list_assigned(session: Session, *, agent_id: int, now: datetime | None = None) -> list[QueueItem]:
@@ -274,20 +275,7 @@ def list_assigned(session: Session, *, agent_id: int, now: datetime | None = Non
         .order_by(Escalation.queued_at, Escalation.id)
     )
     return [
-        QueueItem(
-            escalation_id=escalation.id,
-            conversation_id=escalation.conversation_id,
-            customer_id=escalation.customer_id,
-            tier=escalation.tier,  # type: ignore[arg-type]
-            priority=escalation.priority,
-            reason=escalation.reason,
-            business_code=escalation.business_code,
-            agent_group=escalation.agent_group,
-            waiting_seconds=_seconds(now - escalation.queued_at),
-            sla_due_at=escalation.sla_due_at,
-            sla_breached=_is_breached(escalation, now),
-            first_response_at=escalation.first_response_at,
-        )
+        _queue_item(escalation, now).model_copy(update={"first_response_at": escalation.first_response_at})
         for escalation in session.scalars(query)
     ]
 
