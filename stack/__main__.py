@@ -9,7 +9,6 @@ import argparse
 import json
 import logging
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from crm.services.accounts import demo_login_lines
 from stack.database import prepare_database
 from stack.model import ensure_model, training_fingerprint
 from stack.paths import LOG_DIR, STATUS_FILE
-from stack.processes import service_specs
+from stack.processes import port_free, service_specs
 from stack.supervisor import ServiceFailedError, Supervisor, format_status
 from training.rasa_cli import TrainingFailedError
 from training.store import model_to_serve
@@ -40,23 +39,13 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-            return True
-        except OSError:
-            return False
-
-
 def check_ports(settings: Settings) -> None:
     wanted = [
         ("API_PORT", settings.api_host, settings.api_port),
         *(("RASA_PORT", settings.rasa_host, port) for port in settings.rasa_ports),
         *(("ACTION_PORT", settings.action_host, port) for port in settings.action_ports),
     ]
-    busy = [f"{name}={port}" for name, host, port in wanted if not _port_free(host, port)]
+    busy = [f"{name}={port}" for name, host, port in wanted if not port_free(host, port)]
     if busy:
         sys.exit(f"Port(s) already in use: {', '.join(busy)}. Stop the other process or set these variables.")
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.settings import Settings
 from crm.db import make_engine
 from stack.database import prepare_database
-from stack.processes import RunningProcess, service_specs, start, stop_all, wait_until_ready
+from stack.processes import RunningProcess, port_free, service_specs, start, stop_all, wait_until_ready
 from stack.supervisor import Backoff, Supervisor
 
 READY_TIMEOUT_SECONDS = 300.0
@@ -29,18 +29,9 @@ def free_port_block(count: int) -> int:
     """The first of `count` consecutive free ports (replicas take PORT, PORT+1, ...)."""
     for _ in range(100):
         first = free_port()
-        if all(_port_free(first + offset) for offset in range(1, count)):
+        if all(port_free("127.0.0.1", first + offset) for offset in range(1, count)):
             return first
     raise RuntimeError(f"no {count} consecutive free ports found")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -117,6 +118,17 @@ def service_specs(settings: Settings, model_path: Path) -> list[ProcessSpec]:
         env=app_env,
     )
     return [*actions, *rasa, api]
+
+
+def port_free(host: str, port: int) -> bool:
+    """Nobody listens on host:port (a port in TIME_WAIT counts as free, as it will for the service)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            return True
+        except OSError:
+            return False
 
 
 def start(spec: ProcessSpec, log_dir: Path = LOG_DIR) -> RunningProcess:
