@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.nlu_metrics import CONTRACT_ENTITIES
+from bench.soak_report import soak_section, soak_verdict
 
 CPU_COLUMNS = ("api", "rasa", "actions", "bare_rasa", "load_client")
 SYSTEM_TITLES = {
@@ -73,6 +74,14 @@ def check_targets(results: dict[str, Any]) -> list[TargetCheck]:
                 f"{full['over_wechat_window']} over, max {_s(full['max'])}"
                 + (f" (saturation: {saturated['over_wechat_window']} over)" if saturated else ""),
                 full["over_wechat_window"] == 0 and full["errors"] == 0,
+            )
+        )
+    soak = results.get("soak")
+    if soak and "skipped" not in soak:
+        goal, measured, met = soak_verdict(soak)
+        checks.append(
+            TargetCheck(
+                f"replicated soak, {soak['customers']} customers x {soak['minutes']:g} min", goal, measured, met
             )
         )
     training = results.get("training", {}).get("full")
@@ -331,6 +340,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += [*_cv_section(results["nlu_cv"]), ""]
     if "serving" in results:
         lines += [*_serving_section(results["serving"]), ""]
+    if "soak" in results:
+        lines += [*soak_section(results["soak"]), ""]
     training, edits = results.get("training", {}), results.get("edits", {})
     if training or edits:
         lines += ["## Training and edit-to-live", "", "| measurement | seconds | notes |", "|---|---|---|"]

@@ -33,6 +33,7 @@ from bench.machine import machine_info
 from bench.memory import cpu_seconds, peak_memory_mib
 from bench.report import check_targets, markdown
 from bench.scripts import Customer, load_scenarios
+from bench.soak import SoakPlan, run_soak
 from bench.stats import ratio
 from core.settings import PROJECT_ROOT
 from stack.model import ensure_model, model_path_for, rasa_env, training_fingerprint
@@ -286,7 +287,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip",
         type=lambda s: {p for p in s.split(",") if p},
         default=set(),
-        help="comma-separated parts to skip: nlu, serving, training",
+        help="comma-separated parts to skip: nlu, serving, training, soak",
+    )
+    parser.add_argument(
+        "--soak-minutes", type=float, default=10.0, help="wall time of the replicated soak (0 skips it)"
+    )
+    parser.add_argument("--soak-customers", type=int, default=30, help="concurrent customers of the soak")
+    parser.add_argument("--soak-kill", help="a service to kill -9 halfway through the soak (rasa-1, actions-2, ...)")
+    parser.add_argument(
+        "--soak-think", type=float, default=SoakPlan.think_seconds, help="mean think time of the soak's customers (s)"
     )
     parser.add_argument("--retrain-default", action="store_true", help="retrain baseline (b) even if cached")
     parser.add_argument("--model", type=Path, help="model to benchmark (default: stack.model.ensure_model())")
@@ -310,6 +319,12 @@ def main(argv: list[str] | None = None) -> None:
         "think": args.think,
         "seed": args.seed,
         "skip": sorted(args.skip),
+        "soak": {
+            "minutes": args.soak_minutes,
+            "customers": args.soak_customers,
+            "think": args.soak_think,
+            "kill": args.soak_kill,
+        },
     }
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
@@ -329,6 +344,10 @@ def main(argv: list[str] | None = None) -> None:
                 CV_HELD_OUT.write_text(json.dumps(held_out, ensure_ascii=False), encoding="utf-8")
         if "serving" not in args.skip:
             run_serving_and_edits(model, project, args, workdir, results)
+        if "soak" not in args.skip and args.soak_minutes > 0:
+            plan = SoakPlan(args.soak_customers, args.soak_minutes, args.soak_think, args.seed, args.soak_kill)
+            with phase(results, "soak"):
+                results["soak"] = run_soak(model, workdir / "soak", plan)
     finally:
         if args.keep_workdir:
             logger.info("Work dir kept: %s", workdir)

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.routers.health import database_readable, database_writable
 from crm.db import busy_timeout_ms, make_engine
 from crm.migrate import upgrade_to_head
+from stack.throwaway_db import PostgresUnreachable, ThrowawayPostgres
 
 
 def test_a_free_database_is_readable_and_writable(seeded_sessionmaker: sessionmaker[Session]) -> None:
@@ -50,29 +48,18 @@ def test_the_write_probe_leaves_nothing_behind(seeded_sessionmaker: sessionmaker
     assert sqlite3.connect(path).execute("SELECT version_num FROM alembic_version").fetchall() == before
 
 
-PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect():
-            pass
-    except OperationalError as error:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL unreachable: {error}")
-    name = f"health_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        databases = ThrowawayPostgres()
+    except PostgresUnreachable as error:
+        pytest.skip(str(error))
     try:
+        url = databases.create("health_test")
         upgrade_to_head(url)
         yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        databases.drop_all()
 
 
 def test_on_postgresql_a_locked_row_or_a_read_only_server_is_not_writable(postgres_url: str) -> None:

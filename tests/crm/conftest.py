@@ -7,24 +7,21 @@ emptied after each test.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from crm.db import make_engine
 from crm.migrate import upgrade_to_head
 from crm.models import Base
 from crm.seed import seed
+from stack.throwaway_db import PostgresUnreachable, ThrowawayPostgres
 
-PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ANCHOR = date(2026, 11, 20)
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -35,37 +32,25 @@ class DatabaseFactory:
     def __init__(self, backend: str, directory: Path) -> None:
         self.backend = backend
         self.directory = directory
-        self._created: list[str] = []
-        self._admin: Engine | None = None
+        self._postgres: ThrowawayPostgres | None = None
         if backend == "postgresql":
-            self._admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
             try:
-                with self._admin.connect():
-                    pass
-            except OperationalError as error:
-                self._admin.dispose()
-                pytest.skip(f"PostgreSQL unreachable at {make_url(PG_ADMIN_URL).render_as_string()}: {error}")
+                self._postgres = ThrowawayPostgres()
+            except PostgresUnreachable as error:
+                pytest.skip(str(error))
 
     def create(self, *, migrate: bool = True) -> str:
-        name = f"crm_test_{uuid.uuid4().hex[:12]}"
-        if self._admin is None:
-            url = f"sqlite:///{self.directory / f'{name}.db'}"
+        if self._postgres is None:
+            url = f"sqlite:///{self.directory / f'crm_test_{uuid.uuid4().hex[:12]}.db'}"
         else:
-            with self._admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        self._created.append(name)
+            url = self._postgres.create("crm_test")
         if migrate:
             upgrade_to_head(url)
         return url
 
     def drop_all(self) -> None:
-        if self._admin is None:
-            return
-        with self._admin.connect() as connection:
-            for name in self._created:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self._admin.dispose()
+        if self._postgres is not None:
+            self._postgres.drop_all()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
