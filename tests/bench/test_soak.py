@@ -95,3 +95,9 @@ def test_with_a_process_killed_one_busy_notice_per_customer_is_allowed_and_p99_i
     assert "7 busy notices" in soak_verdict(killed)[1]
     assert not soak_verdict(killed | {"most_busy_notices_for_one_customer": 2})[2]
     assert not soak_verdict(killed | {"lost": 1})[2]
+
+
+def test_after_a_busy_notice_the_late_answer_is_a_further_stored_reply() -> None:
+    busy = Sent("a", "1", 0.0, 3.0, True, 1, busy=True)
+    assert integrity([busy], [StoredInbound("a", "1", 2)])["reply_mismatches"] == 0
+    assert integrity([busy], [StoredInbound("a", "1", 0)])["reply_mismatches"] == 1

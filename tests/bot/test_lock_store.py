@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import redis
 
+from core.settings import PROJECT_ROOT
+from stack.model import rasa_env
+from stack.paths import RASA_BIN
 from tests.bot.helpers import run_in_rasa_env
+
+# bot/lock_store.py's heartbeat expiry; a constant here because importing bot/ needs the rasa env.
+ALIVE_TTL_SECONDS = 3.0
 
 REDIS_URL = "redis://127.0.0.1:6379/3"
 
@@ -40,7 +49,79 @@ def test_with_redis_url_locks_are_shared_through_redis() -> None:
     except redis.ConnectionError:
         pytest.skip("Redis is not reachable on 127.0.0.1:6379")
     conversation = f"c-{uuid.uuid4().hex}"
-    assert run_probe({"REDIS_URL": REDIS_URL}, conversation) == "RedisLockStore 1"
+    assert run_probe({"REDIS_URL": REDIS_URL}, conversation) == "ProcessBoundRedisLockStore 1"
     # Another process (this one) sees the lock the Rasa-side code saved.
     assert any(conversation in key.decode() for key in client.keys("*"))
     client.delete(*[key for key in client.keys("*") if conversation in key.decode()])
+
+
+HOLDER = """
+import asyncio, sys, time
+from bot.lock_store import EnvironmentLockStore
+store = EnvironmentLockStore(endpoint_config=None)
+async def hold():
+    async with store.lock(sys.argv[1]):
+        print("held", flush=True)
+        time.sleep(float(sys.argv[2]))
+    print("released", flush=True)
+asyncio.run(hold())
+"""
+
+WAITER = """
+import asyncio, sys, time
+from bot.lock_store import EnvironmentLockStore
+store = EnvironmentLockStore(endpoint_config=None)
+async def wait():
+    started = time.monotonic()
+    async with store.lock(sys.argv[1]):
+        print(f"acquired after {time.monotonic() - started:.2f}")
+asyncio.run(wait())
+"""
+
+
+def start_holder(conversation: str, hold_seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [str(RASA_BIN / "python"), "-c", HOLDER, conversation, str(hold_seconds)],
+        cwd=PROJECT_ROOT,
+        env={**rasa_env(), "REDIS_URL": REDIS_URL},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def waited_seconds(conversation: str) -> float:
+    line = run_in_rasa_env(WAITER, conversation, env_extra={"REDIS_URL": REDIS_URL}, timeout=120)
+    return float(line.removeprefix("acquired after "))
+
+
+@pytest.fixture
+def conversation() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379")
+    name = f"c-{uuid.uuid4().hex}"
+    yield name
+    client.delete(*[key for key in client.keys("*") if name in key.decode()] or ["-"])
+
+
+def test_a_killed_rasa_process_blocks_its_conversation_for_seconds_not_the_ticket_lifetime(conversation: str) -> None:
+    holder = start_holder(conversation, hold_seconds=600)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    # Rasa's own store would wait for the ticket's 60 s lifetime; the heartbeat expires in ALIVE_TTL_SECONDS.
+    assert waited_seconds(conversation) < ALIVE_TTL_SECONDS + 2
+
+
+def test_a_living_process_keeps_its_ticket_while_it_works(conversation: str) -> None:
+    holder = start_holder(conversation, hold_seconds=ALIVE_TTL_SECONDS + 10)
+    try:
+        waited = waited_seconds(conversation)
+    finally:
+        holder.wait(timeout=30)
+    # Started after the holder had the lock, the waiter gets it only once the holder is done with it.
+    assert waited > ALIVE_TTL_SECONDS + 1
+    assert holder.stdout is not None and holder.stdout.read().strip() == "released"
