@@ -6,7 +6,9 @@ so no other process can hand the actions a forged tracker (another customer's id
 
 Each call also gets a commit deadline: Rasa stops waiting after ACTION_TIMEOUT_SECONDS, so a CRM
 transaction that would commit after `action_commit_deadline_seconds` is rolled back instead. A
-customer who was told "系统繁忙" never finds a booking or ticket created behind their back.
+customer who was told "系统繁忙" never finds a booking or ticket created behind their back. The deadline
+counts from when Rasa sent the call (its X-Sent-At header, core/internal_calls.py), so a call that waited
+in a paused or overloaded action server is refused its writes once it is read.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from core.internal_calls import SENT_AT_HEADER, seconds_since_sent
 from core.logging import install_pii_masking
 from core.settings import Settings, get_settings_or_exit
 from crm.db import get_sessionmaker
@@ -99,7 +102,8 @@ def create_action_app(settings: Settings, action_package: str = "actions") -> Sa
         if not bearer_matches(request.headers.get("authorization"), token):
             logger.warning("Refused unauthenticated %s %s from %s", request.method, request.path, request.ip)
             return response.json({"error": "unauthorized"}, status=401)
-        _commit_deadline.set(time.monotonic() + budget)
+        waited = seconds_since_sent(request.headers.get(SENT_AT_HEADER), time.time())
+        _commit_deadline.set(time.monotonic() + budget - waited)
         return None
 
     return app

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,20 +15,30 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from actions.server import CommitTooLateError, _commit_deadline, bearer_matches, install_commit_guard
+from core.internal_calls import SENT_AT_HEADER, seconds_since_sent
 from core.settings import PROJECT_ROOT
 from crm.models import Store
 from stack.ephemeral import free_port
+from tests.stack.deadline_probe_actions import DEADLINE_PROBE
 
 TOKEN = "test-action-token-0123456789abcdefghij"
+# The project's action app serving the test-only probe package (same authentication and deadline hooks).
+PROBE_SERVER = """
+import sys
+from actions.server import create_action_app
+from core.settings import get_settings_or_exit
+settings = get_settings_or_exit()
+app = create_action_app(settings, action_package="tests.stack.deadline_probe_actions")
+app.run(settings.action_host, settings.action_port, workers=1, access_log=False)
+"""
 
 
-@pytest.fixture(scope="module")
-def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _serve(argv: list[str], log_dir: Path) -> Iterator[str]:
     port = free_port()
-    log = tmp_path_factory.mktemp("actions") / "actions.log"
+    log = log_dir / "actions.log"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "ACTION_PORT": str(port), "ACTION_SERVER_TOKEN": TOKEN}
     with log.open("wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "actions.server"], env=env, stdout=output, stderr=output)
+        process = subprocess.Popen([sys.executable, *argv], env=env, stdout=output, stderr=output)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -42,6 +53,16 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(["-m", "actions.server"], tmp_path_factory.mktemp("actions"))
+
+
+@pytest.fixture(scope="module")
+def probe_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(["-c", PROBE_SERVER], tmp_path_factory.mktemp("probe-actions"))
 
 
 def action_call(name: str = "action_greet") -> dict:
@@ -162,3 +183,23 @@ def test_outside_an_action_call_commits_are_not_affected(seeded_sessionmaker: se
     install_commit_guard()
     with seeded_sessionmaker.begin() as session:
         session.execute(select(1))
+
+
+def test_the_time_since_rasa_sent_the_call_comes_from_its_header() -> None:
+    assert seconds_since_sent("1000.250", now=1003.0) == pytest.approx(2.75)
+    assert seconds_since_sent(None, now=1003.0) == 0.0
+    assert seconds_since_sent("soon", now=1003.0) == 0.0
+    assert seconds_since_sent("nan", now=1003.0) == 0.0
+    assert seconds_since_sent("inf", now=1003.0) == 0.0
+    assert seconds_since_sent("1005", now=1003.0) == 0.0  # Rasa's clock ahead of ours: no time taken away
+
+
+def test_a_call_that_waited_past_the_budget_before_it_was_read_may_not_write(probe_server: str) -> None:
+    """The action server was paused (or swamped) while Rasa waited: Rasa has given up, so nothing is written."""
+    stale = {"Authorization": f"Bearer {TOKEN}", SENT_AT_HEADER: f"{time.time() - 30:.3f}"}
+    fresh = {"Authorization": f"Bearer {TOKEN}", SENT_AT_HEADER: f"{time.time():.3f}"}
+    late = httpx.post(probe_server + "/webhook", json=action_call(DEADLINE_PROBE), headers=stale, timeout=30)
+    in_time = httpx.post(probe_server + "/webhook", json=action_call(DEADLINE_PROBE), headers=fresh, timeout=30)
+    assert late.status_code == in_time.status_code == 200, (late.text, in_time.text)
+    assert late.json()["responses"][0]["text"] == "past"
+    assert in_time.json()["responses"][0]["text"] == "in time"

@@ -7,6 +7,7 @@ API worker costs a customer at most one polite "请稍后" and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -25,6 +26,8 @@ from sqlalchemy import func, select
 from api.hub.rasa_client import RasaClient
 from api.hub.rasa_replicas import RasaReplica, RasaReplicas
 from api.texts import text as hub_text
+from bench.soak import SoakLoad, SoakPlan, run_soak_load, stored_inbound, summarise
+from bench.soak import scripts as soak_scripts
 from crm.models import Booking, Conversation, Message
 from stack.ephemeral import EphemeralStack, start_ephemeral_stack
 from stack.supervisor import Backoff
@@ -197,3 +200,88 @@ def _children(pid: int) -> list[int]:
         if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in command:
             workers.append(int(entry.name))
     return sorted(workers)
+
+
+def bot_replies_to(stack: EphemeralStack, client_message_id: str) -> list[str]:
+    """The texts stored as answers to one customer message (including any delivered later)."""
+    with stack.session_factory() as session:
+        inbound = session.scalars(select(Message.id).where(Message.client_message_id == client_message_id)).one()
+        return list(session.scalars(select(Message.text).where(Message.reply_to_id == inbound).order_by(Message.id)))
+
+
+def test_a_paused_rasa_server_costs_one_busy_notice_and_its_answer_follows(replicated: EphemeralStack) -> None:
+    user = f"rep-pause-{uuid.uuid4().hex[:6]}"
+    first = say(replicated, user, "你好")
+    service = rasa_service_of(replicated, home_replica(replicated, first["conversation_id"]))
+    pid = replicated.pid(service)
+    paused_id = f"{user}-paused"
+    os.kill(pid, signal.SIGSTOP)  # connections still open (the kernel queues them); nothing answers
+    try:
+        answer = say(replicated, user, "你们几点营业", client_message_id=paused_id)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert BUSY in text_of(answer), text_of(answer)
+
+    # The paused server saw the message, so it is not replayed: its answer, once it comes, is delivered.
+    deadline = time.monotonic() + 30
+    while not [text for text in bot_replies_to(replicated, paused_id) if BUSY not in text]:
+        assert time.monotonic() < deadline, bot_replies_to(replicated, paused_id)
+        time.sleep(0.5)
+    after = say(replicated, user, "谢谢", client_message_id=f"{user}-after")
+    assert after["replies"] and BUSY not in text_of(after), text_of(after)
+    with replicated.session_factory() as session:
+        texts = session.scalars(
+            select(Message.text)
+            .where(Message.conversation_id == first["conversation_id"], Message.sender == "customer")
+            .order_by(Message.id)
+        ).all()
+    assert list(texts) == ["你好", "你们几点营业", "谢谢"]
+
+
+def test_a_paused_action_server_at_the_confirmation_books_only_what_the_customer_was_told(
+    replicated: EphemeralStack,
+) -> None:
+    """Whether the hub moves the confirmation to the other pair (booked, told so) or Rasa gives up on the
+    paused action server (busy notice), the CRM holds exactly what the customer heard, also after the paused
+    server wakes up and reads the stale call; a retried confirmation then books once."""
+    user, mobile, plate = f"rep-pause-book-{uuid.uuid4().hex[:6]}", fresh_mobile(), f"贵A{random.randint(10000, 99999)}"
+    closed = say(replicated, user, "我想约明天晚上十点去花果园店洗车")
+    service = rasa_service_of(replicated, home_replica(replicated, closed["conversation_id"]))
+    pid = replicated.pid(service.replace("rasa", "actions"))
+    say(replicated, user, buttons_of(closed)[0]["title"])
+    say(replicated, user, plate)
+    say(replicated, user, mobile)
+    summary = say(replicated, user, "我姓李")
+    assert "确认" in text_of(summary), text_of(summary)
+
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        answer = text_of(say(replicated, user, "确认", client_message_id=f"{user}-confirm"))
+    finally:
+        time.sleep(1)
+        os.kill(pid, signal.SIGCONT)
+    time.sleep(3)  # the woken action server has read whatever call was waiting for it
+
+    def bookings() -> int:
+        with replicated.session_factory() as session:
+            return session.scalar(select(func.count()).select_from(Booking).where(Booking.plate_number == plate)) or 0
+
+    told = BOOKING_NUMBER.findall(answer)
+    assert bookings() == (1 if told else 0), answer
+    if not told:
+        assert BUSY in answer, answer
+        retried = text_of(say(replicated, user, "确认", client_message_id=f"{user}-confirm-again"))
+        assert BOOKING_NUMBER.findall(retried), retried
+    assert bookings() == 1
+
+
+def test_a_short_soak_loses_duplicates_and_reorders_nothing(replicated: EphemeralStack) -> None:
+    """`make bench` runs the long one (30 customers, 10 minutes); here 10 customers for 20 s. No timing asserted."""
+    plan = SoakPlan(customers=10, minutes=1 / 3, think_seconds=2.0, seed=11)
+    customers, warmup = soak_scripts(replicated, plan)
+    load = asyncio.run(run_soak_load(replicated.api_url, customers, warmup[:1], plan.minutes, SoakLoad()))
+    summary = summarise(load, stored_inbound(replicated, [c.user_id for c in customers]), plan)
+    assert summary["messages"] >= 40, summary
+    # Busy notices are a matter of speed on a loaded machine (timings are for `make bench`), not of correctness.
+    faults = ("errors", "lost", "duplicated", "reordered_conversations", "reply_mismatches")
+    assert {name: summary[name] for name in faults} == dict.fromkeys(faults, 0), summary
