@@ -75,8 +75,6 @@ class BusinessData(Strict):
     hours_text_zh: str
     slot_minutes: int
     capacity_per_slot: int
-    check_in_time: str | None = None
-    check_out_time: str | None = None
     services: list[ServiceData]
 
 
