@@ -11,7 +11,7 @@ or anything about the customer.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from actions.normalize import find_mobile, find_order_number
 from actions.wording import fill
 from core.settings import get_settings
 from crm.enums import SHIPPED_STATUSES
-from crm.formatting import mask_mobile, order_status_label
+from crm.formatting import day_text, mask_mobile, order_status_label
 from crm.schemas import OrderOut
 from crm.services import orders
 
@@ -44,11 +44,6 @@ def _local(moment: datetime) -> datetime:
 
 def _items(items: Iterable[tuple[str, int]]) -> str:
     return "、".join(f"{name}×{quantity}" for name, quantity in items)
-
-
-def _day(domain: DomainDict, moment: date | datetime) -> str:
-    local = _local(moment) if isinstance(moment, datetime) else moment
-    return fill(domain, "utter_order_part_day", month=local.month, day=local.day)
 
 
 def describe_order(order: OrderOut, domain: DomainDict) -> dict[str, str]:
@@ -73,7 +68,7 @@ def describe_order(order: OrderOut, domain: DomainDict) -> dict[str, str]:
             )
         )
     if order.status in SHIPPED_STATUSES and order.estimated_delivery_date:
-        delivery.append(fill(domain, "utter_order_part_eta", date=_day(domain, order.estimated_delivery_date)))
+        delivery.append(fill(domain, "utter_order_part_eta", date=day_text(order.estimated_delivery_date)))
     items = _items((item.name, item.quantity) for item in order.items)
     return {
         "order_number": order.order_number,
@@ -207,7 +202,7 @@ class ActionCheckOrderStatus(Action):
                 domain,
                 "utter_order_part_glance",
                 order_number=order.order_number,
-                day=_day(domain, order.placed_at),
+                day=day_text(order.placed_at),
                 items=_items(order.items),
                 status_label=order_status_label(order.status),
             )
