@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from actions.forms import says_it_has_no_number
 from actions.orders import ActionCheckOrderStatus, ValidateOrderLookupForm
 from crm.models import Customer, Order
 from tests.actions.conftest import TrackerFactory
@@ -279,3 +280,9 @@ async def test_a_wrong_length_mobile_for_a_lookup_by_mobile_is_explained(make_tr
     assert result == {"phone": None, "invalid_attempts": 1}
     assert dispatcher.messages[0]["response"] == "utter_booking_phone_length"
     assert dispatcher.messages[0]["digits"] == 10
+
+
+@pytest.mark.parametrize(("text", "expected"), [*((text, True) for text in NO_NUMBER), ("帮我查下订单", False)])
+def test_saying_there_is_no_number(text: str, expected: bool) -> None:
+    assert says_it_has_no_number(text) is expected
+    assert says_it_has_no_number("我的订单号是DD202611200017") is False
