@@ -60,11 +60,10 @@ MY_COMPLAINTS_SHOWN = 3
 # Where a message right after a filed ticket goes when it is not a detail of that ticket.
 DETAIL_FALLBACK = {"order_status": "order_lookup_form"}
 
-# Intents that interrupt a complaint form rather than answer it: the form takes nothing from them and a
-# rule answers (an FAQ, a person, "where is my order"). Everything else is read for every missing slot.
-INTERRUPTIONS = frozenset(
-    {"faq", "request_human", "bot_challenge", "greet", "goodbye", "thank", "complaint_status", "order_status"}
-)
+# Besides the intents that interrupt every form (actions/forms.py), "where is my order" interrupts a
+# complaint: a rule sends it to the order lookup. Everything else is read for every missing slot, even what
+# is no answer elsewhere (a description NLU calls out_of_scope is still the description).
+ALSO_INTERRUPTS = frozenset({"order_status"})
 CANCEL_INTENT = "deny"
 # Actions that may run between the customer's message and the form without answering the message.
 _PASS_THROUGH_ACTIONS = frozenset(
@@ -85,7 +84,7 @@ def _text(tracker: Tracker) -> str:
 def is_fresh_answer(tracker: Tracker) -> bool:
     """True when the latest message is for the complaint form: no interruption, and not already answered
     by another action (an FAQ answered mid-form is not also the description)."""
-    if Turn.of(tracker).intent in INTERRUPTIONS:
+    if Turn.of(tracker).interrupts(ALSO_INTERRUPTS):
         return False
     for event in reversed(tracker.events):
         if event.get("event") == "user":

@@ -9,17 +9,15 @@ CRM's service desk, never from this file or domain.yml.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.crm import in_read_only_session, in_session
-from core.settings import get_settings
 from crm.errors import NotFoundError
+from crm.formatting import moment_text
 from crm.services import queue, sentiment
 from crm.services.escalation_rules import (
     Counters,
@@ -56,11 +54,6 @@ def end_active_form(tracker: Tracker) -> list[EventType]:
 
 def minutes(seconds: int) -> int:
     return max(1, -(-seconds // 60))
-
-
-def local_time_text(moment: datetime) -> str:
-    local = moment.astimezone(ZoneInfo(get_settings().timezone))
-    return local.strftime("%m月%d日 %H:%M")
 
 
 def utter_decision(dispatcher: CollectingDispatcher, result: queue.HandoffResult) -> None:
@@ -124,7 +117,7 @@ async def leave_message(
     except NotFoundError:
         await utter_contact(dispatcher)
         return
-    values: dict[str, Any] = {"callback_time": local_time_text(callback.callback_at)}
+    values: dict[str, Any] = {"callback_time": moment_text(callback.callback_at)}
     if callback.escalation.customer_id is None:
         desk: ServiceDeskHours = await in_read_only_session(load_service_desk)
         dispatcher.utter_message(response="utter_handoff_message_left_anonymous", hotline=desk.hotline, **values)

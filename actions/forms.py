@@ -37,10 +37,14 @@ REQUESTED_SLOT = "requested_slot"
 UNUSABLE = "!"
 DIALOGUE_POLICY = Path(__file__).resolve().parent.parent / "policy" / "dialogue.yml"
 
-# Intents whose text answers the form's question; anything else (faq, deny…) may interrupt it.
-ANSWER_INTENTS = frozenset(
-    {"inform", "book", "modify_booking", "cancel_booking", "booking_status", "affirm", "order_status", "complain"}
-)
+# The one rule for "is this message an answer": every intent is, except these two groups.
+# Intents that interrupt any form: the form takes nothing from the message and a rule answers it (a form may
+# add its own, e.g. the complaint form sends "where is my order" to the order lookup).
+INTERRUPTIONS = frozenset({"faq", "request_human", "bot_challenge", "greet", "goodbye", "thank", "complaint_status"})
+# Intents that do not interrupt but are no answer to the question asked: "不" / "算了" (read by the forms'
+# cancel rules), and messages NLU could not place. A form whose slot takes free text (a complaint's
+# description) reads them all the same.
+NOT_ANSWERS = frozenset({"deny", "out_of_scope", "nlu_fallback", "leave_message"})
 # Intents under which a question mid-form may be an FAQ NLU missed: not `faq` itself (its rule answers it),
 # nor a flow's own intent ("这单怎么还没到，我要投诉" is a complaint, not a delivery-time question).
 QUESTION_INTENTS = frozenset({"inform", "book", "out_of_scope", "nlu_fallback"})
@@ -96,9 +100,17 @@ class Turn:
             customer_id=identified_customer_id(tracker),
         )
 
+    def interrupts(self, also: frozenset[str] = frozenset()) -> bool:
+        """True when the message interrupts the form (`also`: intents that interrupt this form only)."""
+        return self.intent in INTERRUPTIONS | also
+
+    def is_answer(self) -> bool:
+        """True when the message can be an answer to a form's question (neither an interruption nor a no)."""
+        return bool(self.intent) and not self.interrupts(NOT_ANSWERS)
+
     def answers(self, slot: str) -> bool:
         """True when the message is an answer to the question for `slot` (asked, and no interruption)."""
-        return self.requested_slot == slot and self.intent in ANSWER_INTENTS
+        return self.requested_slot == slot and self.is_answer()
 
     def confirmation(self, domain: DomainDict | None = None) -> bool | None:
         return confirmation(self.text, self.intent, domain)
@@ -108,6 +120,12 @@ def confirmation_answer(tracker: Tracker, domain: DomainDict, slot: str) -> dict
     """{slot: True} for a yes (typed or the button) to the confirmation question `slot` itself; {} otherwise."""
     turn = Turn.of(tracker)
     return {slot: True} if turn.requested_slot == slot and turn.confirmation(domain) else {}
+
+
+def new_value(tracker: Tracker, slot: str, value: Any) -> dict[str, Any]:
+    """{slot: value} when the message says something other than what the slot holds, {} for a repeat (which
+    is no new answer: it neither re-runs the slot's checks nor resets the failure count)."""
+    return {slot: value} if value != tracker.get_slot(slot) else {}
 
 
 def last_asked_slot(tracker: Tracker) -> str | None:
@@ -132,12 +150,18 @@ class _Corrections(BaseModel):
     replacements: list[str]
 
 
+class _WithoutNumber(BaseModel):
+    negations: list[str]
+    numbers: list[str]
+
+
 class DialoguePolicy(BaseModel):
     confirmation: _Confirmation
     corrections: _Corrections
     just_discussed: list[str]
     booking_verbs: list[str]
     question_marks: list[str]
+    without_number: _WithoutNumber
 
 
 def points_at_what_was_discussed(text: str) -> bool:
@@ -153,6 +177,14 @@ def asks_a_question(text: str) -> bool:
 def says_book(text: str) -> bool:
     """ "定制" / "约个" …: the message uses a verb that asks for an appointment."""
     return any(word in text for word in dialogue_policy().booking_verbs)
+
+
+def says_it_has_no_number(text: str) -> bool:
+    """ "没有订单号" / "订单号忘了": a negation within a few characters of an order-number word."""
+    words = dialogue_policy().without_number
+    negation = "|".join(map(re.escape, sorted(words.negations, key=len, reverse=True)))
+    number = "|".join(map(re.escape, sorted(words.numbers, key=len, reverse=True)))
+    return re.search(rf"(?:{negation}).{{0,3}}(?:{number})|(?:{number}).{{0,3}}(?:{negation})", text) is not None
 
 
 @lru_cache(maxsize=1)
@@ -326,7 +358,7 @@ class MobileMixin:
         turn = Turn.of(tracker)
         mobile = find_mobile(turn.text)
         if mobile:
-            return {self.mobile_slot: mobile} if mobile != tracker.get_slot(self.mobile_slot) else {}
+            return new_value(tracker, self.mobile_slot, mobile)
         if turn.requested_slot != self.mobile_slot:
             return {}
         if looks_like_phone_attempt(turn.text) or turn.answers(self.mobile_slot):

@@ -106,11 +106,15 @@ class Settings(BaseSettings):
 
     # Rate limits (core/rate_limits.py; "N/period" rules separated by ";"). Messages per conversation and per
     # identified customer; failed order lookups by an unidentified visitor (a wrong number or mobile) per order
-    # number and per conversation, so a mobile cannot be guessed.
+    # number and per conversation, so a mobile cannot be guessed; every look-up of the orders of a mobile alone
+    # (an anonymous customer without an order number) per mobile and per conversation, so nobody can page
+    # through the orders of mobiles they try.
     # Generous on purpose: a script that waits for each reply never reaches it; a flood (a stuck client, spam) does.
     message_rate_limit: str = "30/10 seconds;120/minute"
     lookup_failure_limit_per_number: str = "20/hour"
     lookup_failure_limit_per_conversation: str = "5/hour"
+    mobile_lookup_limit_per_mobile: str = "5/hour"
+    mobile_lookup_limit_per_conversation: str = "3/hour"
 
     # Conversation hub (api/hub): a bot conversation idle this long ends; the next message opens a new one.
     # Keep it equal to session_expiration_time in domain.yml's session_config.
@@ -220,7 +224,13 @@ class Settings(BaseSettings):
             raise ValueError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
         return self
 
-    @field_validator("message_rate_limit", "lookup_failure_limit_per_number", "lookup_failure_limit_per_conversation")
+    @field_validator(
+        "message_rate_limit",
+        "lookup_failure_limit_per_number",
+        "lookup_failure_limit_per_conversation",
+        "mobile_lookup_limit_per_mobile",
+        "mobile_lookup_limit_per_conversation",
+    )
     @classmethod
     def _rate_limit_rules(cls, value: str) -> str:
         try:

@@ -88,3 +88,7 @@ def is_valid_order_timeline(statuses: list[str]) -> bool:
     if not statuses or statuses[0] != "pending_payment":
         return False
     return all(after in ORDER_TRANSITIONS[before] for before, after in pairwise(statuses))
+
+
+# Keys of a store's opening_hours (crm/models/tenant.py), Monday first like date.weekday().
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

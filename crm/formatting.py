@@ -1,12 +1,16 @@
-"""Masking of personal data shown in chat, and how to address a customer."""
+"""Masking of personal data shown in chat, how to address a customer, and how days and moments are written."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
+
+from core.settings import get_settings
 
 MASK = "*"
 _WORDING_FILE = Path(__file__).with_name("formatting.zh.yml")
@@ -65,3 +69,19 @@ def customer_title(name: str, gender: str) -> str:
 def order_status_label(status: str) -> str:
     """The Chinese name of an order status ('in_transit' -> '运输中'), from formatting.zh.yml."""
     return str(_wording()["order_status_labels"][status])
+
+
+def _local(moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo(get_settings().timezone))
+
+
+def day_text(day: date | datetime) -> str:
+    """'12月3日': a calendar day (a moment is taken in the company's time zone first)."""
+    local = _local(day) if isinstance(day, datetime) else day
+    return str(_wording()["day"]).format(month=local.month, day=local.day)
+
+
+def moment_text(moment: datetime) -> str:
+    """'12月03日 14:30': a moment in the company's time zone (a call-back time)."""
+    local = _local(moment)
+    return str(_wording()["moment"]).format(month=local.month, day=local.day, hour=local.hour, minute=local.minute)

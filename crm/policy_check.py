@@ -11,6 +11,7 @@ from pathlib import Path
 from crm.policy import PolicyError
 from crm.services.bookings.policy import load_booking_policy
 from crm.services.canned_replies import load_canned_replies
+from crm.services.complaint_rules import load_rules as load_complaint_rules
 from crm.services.escalation_rules import load_escalation_rules
 from crm.services.sentiment import load_sentiment_rules
 from crm.services.tiers import load_tier_policy
@@ -23,6 +24,7 @@ LOADERS: dict[str, Callable[[Path | None], object]] = {
     "sentiment.yml": load_sentiment_rules,
     "canned_replies.yml": load_canned_replies,
     "bookings.yml": load_booking_policy,
+    "complaints.yml": load_complaint_rules,
 }
 
 

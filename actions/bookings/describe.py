@@ -30,9 +30,9 @@ from actions.crm import in_read_only_session, in_session
 from actions.forms import INVALID_ATTEMPTS, identified_customer_id, usable
 from actions.normalize import find_mobile
 from crm.schemas import StoreOut
-from crm.seed.config import WEEKDAYS
 from crm.services import bookings as booking_service
 from crm.services import stores as store_service
+from crm.services.bookings.kinds import local_at, opening_periods
 from crm.services.bookings.policy import get_booking_policy, local_tz
 
 # ------------------------------------------------------------------------------------------- moments
@@ -68,13 +68,8 @@ def button_moment(moment: datetime) -> str:
 
 
 def is_open_at(store: StoreOut, day: date, clock: time) -> bool:
-    moment = clock.hour * 60 + clock.minute
-    for opening, closing in store.opening_hours[WEEKDAYS[day.weekday()]]:
-        start = int(opening[:2]) * 60 + int(opening[3:])
-        end = int(closing[:2]) * 60 + int(closing[3:])
-        if start <= moment < end:
-            return True
-    return False
+    moment = local_at(day, clock.strftime("%H:%M"))
+    return any(opening <= moment < closing for opening, closing in opening_periods(store, day))
 
 
 # ------------------------------------------------------------------------------------------ the draft

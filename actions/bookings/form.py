@@ -52,7 +52,6 @@ from actions.bookings.reading import (
 )
 from actions.crm import in_read_only_session
 from actions.forms import (
-    ANSWER_INTENTS,
     INVALID_ATTEMPTS,
     REQUESTED_SLOT,
     Form,
@@ -62,6 +61,7 @@ from actions.forms import (
     confirmation_answer,
     correction_tail,
     identified_customer_id,
+    new_value,
     reject,
     unusable,
     usable,
@@ -164,7 +164,7 @@ class ValidateBookingForm(MobileMixin, Form):
             return {STORE: stores[0].code} if not tracker.get_slot(STORE) else {}
         matched = match_store(Turn.of(tracker).text, stores)
         if len(matched) == 1:
-            return {STORE: matched[0].code} if matched[0].code != tracker.get_slot(STORE) else {}
+            return new_value(tracker, STORE, matched[0].code)
         if Turn.of(tracker).answers(STORE):
             return {STORE: unusable()}
         return {}
@@ -185,7 +185,7 @@ class ValidateBookingForm(MobileMixin, Form):
             return {}
         codes = match_alias(Turn.of(tracker).text, get_booking_policy().business(business).services)
         if codes:
-            return {SERVICE: codes[0]} if codes[0] != tracker.get_slot(SERVICE) else {}
+            return new_value(tracker, SERVICE, codes[0])
         return {SERVICE: unusable()} if Turn.of(tracker).answers(SERVICE) else {}
 
     def validate_booking_service(
@@ -205,7 +205,7 @@ class ValidateBookingForm(MobileMixin, Form):
             return {}
         codes = match_alias(Turn.of(tracker).text, get_booking_policy().business(business).areas)
         if codes:
-            return {AREA: codes[0]} if codes[0] != tracker.get_slot(AREA) else {}
+            return new_value(tracker, AREA, codes[0])
         return {AREA: unusable()} if Turn.of(tracker).answers(AREA) else {}
 
     def validate_booking_area(
@@ -227,11 +227,11 @@ class ValidateBookingForm(MobileMixin, Form):
         if turn.requested_slot == NIGHTS and usable(tracker.get_slot(DATE)) and not any(w in text for w in from_words):
             return {}  # "后天" when asked how long: the check-out day (extract_booking_nights), not a new check-in
         when = datetimes.parse_when(time_words(text), datetimes.now())
-        asked = tracker.get_slot(REQUESTED_SLOT) in (DATE, TIME) and turn.intent in ANSWER_INTENTS
+        asked = tracker.get_slot(REQUESTED_SLOT) in (DATE, TIME) and turn.is_answer()
         if when.invalid:
             return {DATE: unusable(when.invalid)}
         if when.day is not None:
-            return {DATE: when.day.isoformat()} if when.day.isoformat() != tracker.get_slot(DATE) else {}
+            return new_value(tracker, DATE, when.day.isoformat())
         if asked and when.clock is None and tracker.get_slot(REQUESTED_SLOT) == DATE:
             return {DATE: unusable("unparsed")}
         return {}
@@ -269,7 +269,7 @@ class ValidateBookingForm(MobileMixin, Form):
             elif clock.hour < 8:
                 clock = clock.replace(hour=clock.hour + 12)
         value = clock.strftime("%H:%M")
-        return {TIME: value} if value != tracker.get_slot(TIME) else {}
+        return new_value(tracker, TIME, value)
 
     def validate_booking_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -324,7 +324,7 @@ class ValidateBookingForm(MobileMixin, Form):
         text = correction_tail(Turn.of(tracker).text)
         said = find_party_size(text)
         if said is not None:
-            return {PARTY: str(said)} if str(said) != tracker.get_slot(PARTY) else {}
+            return new_value(tracker, PARTY, str(said))
         if not Turn.of(tracker).answers(PARTY):
             return {}
         count = parse_count(text)
@@ -349,7 +349,7 @@ class ValidateBookingForm(MobileMixin, Form):
             return {}
         plate, attempted = find_plate(Turn.of(tracker).text)
         if plate:
-            return {PLATE: plate} if plate != tracker.get_slot(PLATE) else {}
+            return new_value(tracker, PLATE, plate)
         return {PLATE: unusable()} if attempted or Turn.of(tracker).answers(PLATE) else {}
 
     def validate_booking_plate(

@@ -53,6 +53,7 @@ from actions.forms import (
     correction_tail,
     identified_customer_id,
     is_unusable,
+    new_value,
     reject,
     unusable,
     usable,
@@ -99,7 +100,7 @@ class ValidateBookingLookup(MobileMixin, Form, ABC):
     ) -> dict[str, Any]:
         number = find_booking_number(Turn.of(tracker).text)
         if number:
-            return {BOOKING_ID: number} if number != tracker.get_slot(BOOKING_ID) else {}
+            return new_value(tracker, BOOKING_ID, number)
         just_discussed = tracker.get_slot(LAST_BOOKING)
         if just_discussed and not tracker.get_slot(BOOKING_ID) and tracker.get_slot(REQUESTED_SLOT) is None:
             return {BOOKING_ID: just_discussed}  # "改到五点吧" / "帮我取消" right after a booking: that one

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from actions import datetimes
+from actions.bookings.names import PLATE
 from actions.forms import correction_tail, says_book
 from actions.normalize import normalize_text, parse_count
 from crm.schemas import StoreOut
@@ -97,7 +98,8 @@ def match_store(text: str, stores: list[StoreOut]) -> list[StoreOut]:
 
 
 def find_business(text: str, entities: list[str]) -> str | None:
-    """The business a message is about: a service it names, the business's own words, or the NLU entity.
+    """The business a message is about: a service it names, the business's own words, a detail only one
+    business asks for (a car plate, "贵A36912 后天上午10点"), or the NLU entity.
 
     When the words of several businesses occur, the one with the highest `priority` in the data wins.
     """
@@ -108,6 +110,10 @@ def find_business(text: str, entities: list[str]) -> str | None:
     named = [code for code, business in policy.businesses.items() if any(word in text for word in business.words)]
     if named:
         return max(named, key=lambda code: policy.business(code).priority)
+    if find_plate(text)[0] is not None:
+        asking = [code for code, business in policy.businesses.items() if PLATE in business.slots]
+        if len(asking) == 1:
+            return asking[0]
     return next((value for value in entities if policy.knows(value)), None)
 
 

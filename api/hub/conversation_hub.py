@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,8 +31,8 @@ from api.hub.rasa_client import BotReply, RasaNotReachedError, RasaUnavailableEr
 from api.hub.rasa_replicas import RasaReplicas
 from api.texts import text as hub_text
 from core.rate_limits import RateLimit
-from core.settings import get_settings
 from crm.enums import MessageSender
+from crm.formatting import moment_text
 from crm.schemas import ConversationOut, CustomerOut, MessageOut, OutgoingMessage
 from crm.services import conversation_ownership, conversations, csat, customers, pending_turns, queue, queue_updates
 from crm.services.analytics.nlu import record_nlu
@@ -220,7 +219,7 @@ class ConversationHub:
             callback = await self._in_session(
                 queue.leave_message, conversation_id=conversation.id, reason="customer chose to leave a message"
             )
-            when = callback.callback_at.astimezone(ZoneInfo(get_settings().timezone)).strftime("%m月%d日 %H:%M")
+            when = moment_text(callback.callback_at)
             left = await self._store_and_publish(
                 conversation.id,
                 sender="system",

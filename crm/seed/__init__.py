@@ -38,6 +38,7 @@ from crm.seed.customers import CENT, CustomerDraft, make_customers
 from crm.seed.orders import OrderFactory
 from crm.seed.tenant import TenantRefs, seed_service_desk, seed_tenant
 from crm.services.accounts import seed_demo_accounts
+from crm.services.bookings.policy import get_booking_policy
 from crm.services.tiers import override_tier, recompute_tiers
 
 RowT = TypeVar("RowT", bound=Base)
@@ -114,14 +115,11 @@ def seed(session: Session, *, anchor: date | None = None, data: SeedData | None 
     _finalize_customers(rng, drafts, orders, refs, clock)
     session.flush()
 
-    hotel = data.business("hotel")
+    hotel = get_booking_policy().business("hotel")
+    if hotel.check_in_time is None or hotel.check_out_time is None:
+        raise ValueError("policy/bookings.yml: the hotel needs check_in_time and check_out_time")
     booking_factory = BookingFactory(
-        rng,
-        config,
-        refs,
-        clock,
-        check_in=hotel.check_in_time or "14:00",
-        check_out=hotel.check_out_time or "12:00",
+        rng, config, refs, clock, check_in=hotel.check_in_time, check_out=hotel.check_out_time
     )
     bookings = booking_factory.demo_bookings(drafts) + booking_factory.random_bookings(drafts)
     bookings = _numbered(session, bookings, BOOKING_PREFIX, clock, _created_at)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
+from crm.enums import WEEKDAYS
 from crm.models import Booking, Service, Store
 from crm.seed.clock import SeedClock
-from crm.seed.config import WEEKDAYS, GeneratorData
+from crm.seed.config import GeneratorData
 from crm.seed.customers import CustomerDraft
 from crm.seed.tenant import TenantRefs
 

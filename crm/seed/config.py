@@ -10,10 +10,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from crm.enums import BusinessCode, ComplaintCategory, Gender, OrderStatus, StaffRole, Tier
+from crm.enums import WEEKDAYS, BusinessCode, ComplaintCategory, Gender, OrderStatus, StaffRole, Tier
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_GROUPS = {"all": WEEKDAYS, "weekdays": WEEKDAYS[:5], "weekends": WEEKDAYS[5:]}
 
 Hours = dict[str, list[list[str]]]
@@ -75,8 +74,6 @@ class BusinessData(Strict):
     hours_text_zh: str
     slot_minutes: int
     capacity_per_slot: int
-    check_in_time: str | None = None
-    check_out_time: str | None = None
     services: list[ServiceData]
 
 

@@ -1,4 +1,4 @@
-"""Complaint intake rules read from crm/seed/data/complaints.yml: category hints, severity, dedupe, wording.
+"""Complaint intake rules read from policy/complaints.yml (runtime policy): category hints, severity, dedupe, wording.
 
 Pure functions (no database): the service and the bot's form validation both use them.
 """
@@ -13,13 +13,13 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from core.settings import get_settings
 from crm.enums import COMPLAINT_STATUSES, ComplaintCategory, ComplaintSeverity
+from crm.policy import POLICY_DIR, load_policy
 
-RULES_FILE = Path(__file__).resolve().parent.parent / "seed" / "data" / "complaints.yml"
+RULES_FILE = POLICY_DIR / "complaints.yml"
 # Punctuation, symbols and spaces are dropped before comparing descriptions (categories P, S, Z, C).
 _IGNORED_UNICODE_CATEGORIES = ("P", "S", "Z", "C")
 
@@ -85,10 +85,10 @@ class ComplaintRules(_Strict):
 
 
 @lru_cache
-def load_rules(path: Path = RULES_FILE) -> ComplaintRules:
-    """The validated complaint rules (cached; the file is data shipped with the code)."""
-    with path.open(encoding="utf-8") as handle:
-        return ComplaintRules.model_validate(yaml.safe_load(handle))
+def load_rules(directory: Path | None = None) -> ComplaintRules:
+    """policy/complaints.yml (or `directory`/complaints.yml), validated and read once per process (edit and
+    restart); a mistake is refused with its file and line (`python -m crm.policy_check`)."""
+    return load_policy(RULES_FILE.name, ComplaintRules, directory=directory or RULES_FILE.parent)
 
 
 def fold(text: str) -> str:

@@ -1,7 +1,7 @@
 """Complaint intake and status for the bot and the consoles.
 
 A complaint becomes a TS ticket with a due time from the customer's tier and the severity (rules in
-crm/seed/data/complaints.yml). Submissions are idempotent twice over: a retried request carries the same
+policy/complaints.yml). Submissions are idempotent twice over: a retried request carries the same
 idempotency key (the hub's message id), and a double tap carries the same content fingerprint (subject +
 category + normalised description + dedupe window). Both columns are unique, so a concurrent duplicate
 loses on the unique index inside a SAVEPOINT and gets the winner's ticket back.

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from crm.policy import POLICY_DIR
 from crm.services import faq as faq_service
-from crm.services.content import InvalidContentError, repository_text
+from crm.services.content import InvalidContentError, message, repository_text
 
 DOMAIN_PATH = "domain.yml"
 # The live policy files ops may edit (crm/services/content.py EDITABLE_PATTERNS), checked by their loaders.
@@ -192,7 +192,7 @@ def check_dialogue(documents: dict[str, str], facts: DomainFacts) -> None:
         if not path.startswith(DIALOGUE_PREFIXES):
             continue
         data = load_yaml(path, text)
-        for section, kind in (("stories", "故事"), ("rules", "规则")):
+        for section, kind in (("stories", message("section_stories")), ("rules", message("section_rules"))):
             items = data.get(section) or []
             if not isinstance(items, list):
                 raise InvalidContentError("invalid_structure", path=path, problem=f"`{section}` must be a list")
@@ -212,7 +212,10 @@ def check_wording(documents: dict[str, str], facts: DomainFacts) -> None:
         known = response_variables(original.responses.get(name, [])) | facts.slots
         for variable in sorted(response_variables(variants) - known):
             raise InvalidContentError(
-                "unknown_variable", response=name, variable=variable, known="、".join(sorted(known)) or "无"
+                "unknown_variable",
+                response=name,
+                variable=variable,
+                known="、".join(sorted(known)) or message("no_variables"),
             )
 
 

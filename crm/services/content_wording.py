@@ -13,7 +13,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from sqlalchemy.orm import Session
 
 from crm.services import content
-from crm.services.content import ContentNotFoundError, InvalidContentError, VersionOut
+from crm.services.content import ContentNotFoundError, InvalidContentError, VersionOut, message
 from crm.services.content_checks import (
     DOMAIN_PATH,
     DomainFacts,
@@ -70,7 +70,10 @@ def set_wording(
     known = _known(name, facts)
     for variable in sorted(response_variables([{"text": text}]) - known):
         raise InvalidContentError(
-            "unknown_variable", response=name, variable=variable, known="、".join(sorted(known)) or "无"
+            "unknown_variable",
+            response=name,
+            variable=variable,
+            known="、".join(sorted(known)) or message("no_variables"),
         )
 
     if base_version is not None:

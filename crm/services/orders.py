@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from crm.formatting import mask_mobile, mask_name
 from crm.models import Customer, Order
@@ -71,3 +72,39 @@ def lookup_order_for_requester(
     buyer_mobile = session.scalar(select(Customer.mobile).where(Customer.id == order.customer_id))
     allowed = Requester(customer_id, mobile).may_see(order.customer_id, buyer_mobile, order.recipient_mobile)
     return OrderLookup("found", _order_out(order)) if allowed else OrderLookup("not_authorized")
+
+
+@dataclass(frozen=True)
+class OrderGlance:
+    """What a customer who gives only a mobile sees of an order: enough to recognise it (number, day, items)
+    and to know where it stands (status). No amount, carrier, tracking number, recipient or address, and
+    nothing about the customer (name, tier): those need the order number with the mobile, or an identity."""
+
+    order_number: str
+    placed_at: datetime
+    status: str
+    items: tuple[tuple[str, int], ...]  # (name, quantity)
+
+
+def list_orders_for_mobile(session: Session, *, mobile: str, limit: int = 5) -> list[OrderGlance]:
+    """The most recent orders whose buyer or recipient has `mobile`, newest first (the ownership rule's
+    "the mobile on the row"). Callers limit how often a mobile may be looked up (actions/lookup_guard.py)."""
+    requester = Requester(mobile=mobile)
+    statement = (
+        select(Order, Customer.mobile)
+        .join(Customer, Customer.id == Order.customer_id)
+        .where(or_(Customer.mobile == mobile, Order.recipient_mobile == mobile))
+        .options(selectinload(Order.items))
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return [
+        OrderGlance(
+            order_number=order.order_number,
+            placed_at=order.placed_at,
+            status=order.status,
+            items=tuple((item.name, item.quantity) for item in order.items),
+        )
+        for order, buyer_mobile in session.execute(statement).tuples()
+        if requester.may_see(order.customer_id, buyer_mobile, order.recipient_mobile)
+    ]

@@ -504,11 +504,12 @@ def offer_compensation(
     if (coupon_amount is not None and coupon_amount <= 0) or (points is not None and points <= 0):
         raise ValueError("a compensation must be positive")
     escalation = _require(session, escalation_id)
-    if escalation.customer_id is None:
+    customer = session.get(Customer, escalation.customer_id) if escalation.customer_id is not None else None
+    if customer is None:  # an anonymous visitor, or a customer erased since the hand-off: nobody to credit
         raise ValueError("compensation needs an identified customer")
     offer = CompensationOffer(
         escalation_id=escalation_id,
-        customer_id=escalation.customer_id,
+        customer_id=customer.id,
         agent_id=agent_id,
         kind="coupon" if coupon_amount is not None else "points",
         coupon_amount=coupon_amount,
@@ -518,8 +519,6 @@ def offer_compensation(
     )
     session.add(offer)
     if points is not None:
-        customer = session.get(Customer, escalation.customer_id)
-        assert customer is not None
         customer.points += points
     session.flush()
     return CompensationOut.model_validate(offer)

@@ -8,6 +8,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from actions.forms import says_it_has_no_number
 from actions.orders import ActionCheckOrderStatus, ValidateOrderLookupForm
 from crm.models import Customer, Order
 from tests.actions.conftest import TrackerFactory
@@ -41,7 +42,11 @@ async def test_identified_customer_sees_status_timeline_carrier_and_eta(
     assert message["status_label"] == "运输中"
     assert "下单" in message["timeline"] and "运输中" in message["timeline"]
     assert tracking in message["delivery"] and "预计送达" in message["delivery"]
-    assert events == [SlotSet("order_id", None), SlotSet("last_order", order.order_number)]
+    assert events == [
+        SlotSet("order_id", None),
+        SlotSet("order_lookup_by_mobile", None),
+        SlotSet("last_order", order.order_number),
+    ]
 
 
 async def test_someone_elses_order_reads_as_not_found(
@@ -146,6 +151,7 @@ async def test_identified_customer_is_never_asked_for_a_mobile(make_tracker: Tra
     assert await form.required_slots(["order_id", "phone"], CollectingDispatcher(), anonymous, DOMAIN) == [
         "order_id",
         "phone",
+        "order_lookup_by_mobile",  # read from any message ("没有订单号"), never asked
     ]
 
 
@@ -163,3 +169,120 @@ def test_a_ten_digit_phone_is_explained_and_asked_again(make_tracker: TrackerFac
     # Says precisely what is wrong: ten digits where a mobile has eleven.
     assert dispatcher.messages[0]["response"] == "utter_booking_phone_length"
     assert dispatcher.messages[0]["digits"] == 10
+
+
+def demo_gold(session: Session) -> tuple[Customer, list[str]]:
+    customer = session.scalar(select(Customer).where(Customer.web_user_id == "demo-gold"))
+    numbers = session.scalars(
+        select(Order.order_number).where(Order.customer_id == customer.id).order_by(Order.placed_at.desc())
+    ).all()
+    return customer, list(numbers)
+
+
+NO_NUMBER = ["我买的西装到哪了，没有订单号", "订单号忘了，帮我查下快递", "不记得单号了", "没订单号"]
+
+
+@pytest.mark.parametrize("text", NO_NUMBER)
+async def test_an_anonymous_customer_without_a_number_is_asked_only_for_the_mobile(
+    make_tracker: TrackerFactory, text: str
+) -> None:
+    form = ValidateOrderLookupForm()
+    tracker = make_tracker(intent="order_status", text=text)
+    extracted = await form.extract_order_lookup_by_mobile(CollectingDispatcher(), tracker, DOMAIN)
+    assert extracted == {"order_lookup_by_mobile": True}
+    by_mobile = make_tracker(intent="order_status", text=text, slots=extracted)
+    assert await form.asked_slots(CollectingDispatcher(), by_mobile, DOMAIN) == ["phone"]
+    # The form's question is the by-mobile variant, chosen by the slot (a conditional response).
+    variants = DOMAIN["responses"]["utter_ask_order_lookup_form_phone"]
+    assert variants[0]["condition"] == [{"type": "slot", "name": "order_lookup_by_mobile", "value": True}]
+    assert "下单时填写的手机号" in variants[0]["text"]
+
+
+async def test_a_mobile_where_the_number_was_asked_means_a_lookup_by_mobile(make_tracker: TrackerFactory) -> None:
+    form = ValidateOrderLookupForm()
+    tracker = make_tracker(intent="inform", text="下单手机号是13812345678", slots={"requested_slot": "order_id"})
+    assert await form.extract_order_lookup_by_mobile(CollectingDispatcher(), tracker, DOMAIN) == {
+        "order_lookup_by_mobile": True
+    }
+    # A number said later wins: the lookup is by number again.
+    numbered = make_tracker(
+        intent="inform", text="找到了 DD202611200017", slots={"order_lookup_by_mobile": True, "requested_slot": "phone"}
+    )
+    assert await form.extract_order_lookup_by_mobile(CollectingDispatcher(), numbered, DOMAIN) == {
+        "order_lookup_by_mobile": None
+    }
+    # Identified customers never get there: nothing is asked at all.
+    identified_tracker = make_tracker(text="没有订单号", slots={"customer_identified": True, "customer_id": "7"})
+    assert form.read_anytime(identified_tracker) == []
+
+
+async def test_a_mobile_alone_lists_its_orders_with_numbers_and_status_only(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        customer, numbers = demo_gold(session)
+    slots = {"order_lookup_by_mobile": True, "phone": customer.mobile}
+    tracker = make_tracker(intent="inform", text=f"下单手机号是{customer.mobile}", slots=slots)
+    dispatcher = CollectingDispatcher()
+    events = await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+
+    message = dispatcher.messages[0]
+    assert message["response"] == "utter_orders_of_mobile"
+    assert message["orders"].splitlines()[0].startswith(f"· {numbers[0]}")
+    assert message["count"] == min(5, len(numbers)) == len(message["buttons"])
+    text = DOMAIN["responses"]["utter_orders_of_mobile"][0]["text"].format(**message)
+    assert customer.mobile not in text and customer.name not in text and "¥" not in text
+    assert "月" in message["orders"] and "下单" in message["orders"]
+    assert SlotSet("order_lookup_by_mobile", None) in events and SlotSet("order_id", None) in events
+
+
+async def test_an_unknown_mobile_is_told_honestly(make_tracker: TrackerFactory) -> None:
+    tracker = make_tracker(intent="inform", slots={"order_lookup_by_mobile": True, "phone": "19999999999"})
+    dispatcher = CollectingDispatcher()
+    await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+    assert dispatcher.messages[0]["response"] == "utter_no_orders_for_mobile"
+    assert dispatcher.messages[0]["masked_mobile"] == "199****9999"
+
+
+async def test_lookups_by_mobile_are_limited_per_conversation_and_per_mobile(
+    make_tracker: TrackerFactory, crm_sessionmaker: sessionmaker[Session]
+) -> None:
+    with crm_sessionmaker() as session:
+        customer, _ = demo_gold(session)
+
+    async def attempt(mobile: str, sender: str) -> str:
+        tracker = make_tracker(intent="inform", slots={"order_lookup_by_mobile": True, "phone": mobile})
+        tracker.sender_id = sender
+        dispatcher = CollectingDispatcher()
+        await ActionCheckOrderStatus().run(dispatcher, tracker, DOMAIN)
+        return str(dispatcher.messages[0]["response"])
+
+    # Three look-ups in one conversation, found or not: the fourth is refused, even for a right mobile.
+    assert await attempt("19999999990", sender="visitor") == "utter_no_orders_for_mobile"
+    assert await attempt("19999999991", sender="visitor") == "utter_no_orders_for_mobile"
+    assert await attempt(customer.mobile, sender="visitor") == "utter_orders_of_mobile"
+    assert await attempt(customer.mobile, sender="visitor") == "utter_orders_by_mobile_limited"
+    # Five look-ups of one mobile from any conversations: the mobile is then protected for everyone.
+    for n in range(4):
+        assert await attempt(customer.mobile, sender=f"visitor-{n}") == "utter_orders_of_mobile"
+    assert await attempt(customer.mobile, sender="someone-new") == "utter_orders_by_mobile_limited"
+    # The order number with its mobile still works: the limit is on reading a mobile's orders.
+    assert "订单号" in DOMAIN["responses"]["utter_orders_by_mobile_limited"][0]["text"]
+
+
+async def test_a_wrong_length_mobile_for_a_lookup_by_mobile_is_explained(make_tracker: TrackerFactory) -> None:
+    form = ValidateOrderLookupForm()
+    slots = {"order_lookup_by_mobile": True, "requested_slot": "phone"}
+    tracker = make_tracker(intent="inform", text="下单手机号是1868512000", slots=slots)
+    extracted = await form.extract_phone(CollectingDispatcher(), tracker, DOMAIN)
+    dispatcher = CollectingDispatcher()
+    result = form.validate_phone(extracted["phone"], dispatcher, tracker, DOMAIN)
+    assert result == {"phone": None, "invalid_attempts": 1}
+    assert dispatcher.messages[0]["response"] == "utter_booking_phone_length"
+    assert dispatcher.messages[0]["digits"] == 10
+
+
+@pytest.mark.parametrize(("text", "expected"), [*((text, True) for text in NO_NUMBER), ("帮我查下订单", False)])
+def test_saying_there_is_no_number(text: str, expected: bool) -> None:
+    assert says_it_has_no_number(text) is expected
+    assert says_it_has_no_number("我的订单号是DD202611200017") is False

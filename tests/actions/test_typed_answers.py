@@ -106,6 +106,15 @@ async def test_the_business_and_its_details_are_read_from_the_first_message() ->
     assert (slots["booking_store"], slots["booking_time"]) == ("cd-jj-food", "19:00")
 
 
+async def test_a_plate_answering_which_service_means_car_care() -> None:
+    # Only car care asks for a plate (policy/bookings.yml slots), so a plate names the business.
+    slots, dispatcher = await run(
+        ValidateBookingForm(), tracker("贵A36912 后天上午10点", intent="inform", requested="business")
+    )
+    assert (slots["business"], slots["booking_plate"], slots["booking_time"]) == ("car_care", "贵A36912", "10:00")
+    assert "utter_booking_business_unknown" not in responses(dispatcher)
+
+
 async def test_a_correction_replaces_the_time() -> None:
     base = {**FULL_CAR, "booking_plate": None}
     slots, _ = await run(ValidateBookingForm(), tracker("不是三点，是四点", slots=base, requested="booking_plate"))

@@ -1,6 +1,8 @@
+from datetime import date, datetime, timezone
+
 import pytest
 
-from crm.formatting import customer_title, mask_mobile, mask_name
+from crm.formatting import customer_title, day_text, mask_mobile, mask_name, moment_text
 
 
 @pytest.mark.parametrize(
@@ -35,3 +37,10 @@ def test_mask_name_keeps_first_and_last_character(name: str, expected: str) -> N
 )
 def test_customer_title_uses_surname_and_honorific(name: str, gender: str, expected: str) -> None:
     assert customer_title(name, gender) == expected
+
+
+def test_days_and_moments_are_written_in_the_company_time_zone() -> None:
+    late_utc = datetime(2026, 12, 2, 17, 5, tzinfo=timezone.utc)  # 01:05 on 12-03 in Asia/Shanghai
+    assert moment_text(late_utc) == "12月03日 01:05"
+    assert day_text(late_utc) == "12月3日"
+    assert day_text(date(2026, 1, 9)) == "1月9日"

@@ -379,3 +379,13 @@ def test_platinum_is_served_before_everyone_already_waiting(seeded_session: Sess
     assert result.escalation is not None and (result.escalation.priority, result.escalation.agent_group) == (100, "vip")
     assert result.position is not None and result.position.position == 1
     assert result.escalation.sla_due_at == NOW + timedelta(seconds=30)
+
+
+def test_compensation_for_an_anonymous_visitor_is_refused_politely(world: World) -> None:
+    """No customer to credit is a ValueError (the console's 422), never an assert on the request path."""
+    conversation_id = world.conversation("anonymous")
+    world.session.get(Conversation, conversation_id).customer_id = None
+    world.session.flush()
+    escalation, _ = queue.enqueue(world.session, conversation_id=conversation_id, decision=decision(), now=NOW)
+    with pytest.raises(ValueError, match="identified customer"):
+        queue.offer_compensation(world.session, escalation_id=escalation.id, agent_id=None, points=100)

@@ -1,3 +1,4 @@
+import re
 from collections import defaultdict
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -6,7 +7,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from core.settings import get_settings
+from core.settings import PROJECT_ROOT, get_settings
 from crm.enums import (
     BOOKING_STATUSES,
     BUSINESS_CODES,
@@ -26,6 +27,7 @@ from crm.models import (
 )
 from crm.numbers import BOOKING_NUMBER_RE, MOBILE_RE, ORDER_NUMBER_RE, TICKET_NUMBER_RE
 from crm.seed import seed, seed_demo_tenant
+from crm.services.bookings.policy import get_booking_policy
 from crm.services.tiers import recompute_tiers
 from tests.crm.conftest import ANCHOR
 
@@ -234,3 +236,28 @@ def test_another_anchor_keeps_the_people_and_shifts_the_dates(
         assert first.execute(query).all() == second.execute(query).all()
         latest = second.scalar(select(func.max(Order.placed_at)))
     assert latest is not None and latest.astimezone(LOCAL).date() == date(2027, 2, 28)
+
+
+# Texts that may state the hotel's times, and how they state them: "入住时间为 14:00 以后", "入住 14:00 后",
+# "退房时间为 12:00 前" ("延迟退房至 14:00" is the late check-out, another fact).
+_STAY_TIME_TEXTS = ("crm/seed/data", "policy", "domain.yml", "api/texts.zh.yml", "crm/content.zh.yml")
+_CHECK_IN = re.compile(r"入住(?:时间[为是]?)?\s*(\d{1,2}:\d\d)\s*(?:以后|后)")
+_CHECK_OUT = re.compile(r"退房(?:时间[为是]?)?\s*(\d{1,2}:\d\d)\s*(?:以前|前)")
+
+
+def test_every_text_that_states_the_check_in_and_out_times_says_the_booking_policys() -> None:
+    """policy/bookings.yml is the one home of a stay's times; a text saying another time fails here."""
+    stays = [business for business in get_booking_policy().businesses.values() if business.kind == "stay"]
+    check_ins = {business.check_in_time for business in stays}
+    check_outs = {business.check_out_time for business in stays}
+    said_in: list[tuple[str, str]] = []
+    said_out: list[tuple[str, str]] = []
+    for name in _STAY_TIME_TEXTS:
+        path = PROJECT_ROOT / name
+        for file in sorted(path.rglob("*.yml")) if path.is_dir() else [path]:
+            text = file.read_text(encoding="utf-8")
+            said_in += [(file.name, found) for found in _CHECK_IN.findall(text)]
+            said_out += [(file.name, found) for found in _CHECK_OUT.findall(text)]
+    assert said_in and said_out  # the FAQ answer states both: the patterns still read it
+    assert [(file, time) for file, time in said_in if time not in check_ins] == []
+    assert [(file, time) for file, time in said_out if time not in check_outs] == []

@@ -21,9 +21,10 @@ from typing import ClassVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm.enums import WEEKDAYS
 from crm.models import Service, Store
 from crm.repositories.bookings import BookingRepository
-from crm.seed.config import WEEKDAYS
+from crm.schemas import StoreOut
 from crm.services.bookings.policy import BusinessPolicy, KindCode, local_tz
 from crm.services.bookings.schemas import BookingDraft, BookingOut, BookingProblem
 
@@ -49,7 +50,8 @@ def local_at(day: date, clock: str) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=local_tz()) + timedelta(hours=hours, minutes=minutes)
 
 
-def opening_periods(store: Store, day: date) -> list[tuple[datetime, datetime]]:
+def opening_periods(store: Store | StoreOut, day: date) -> list[tuple[datetime, datetime]]:
+    """The store's open periods on `day` (a store row or its DTO): the one reading of opening_hours."""
     return [
         (local_at(day, opening), local_at(day, closing))
         for opening, closing in store.opening_hours[WEEKDAYS[day.weekday()]]

@@ -10,14 +10,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.settings import get_settings
 from crm.policy import load_policy
-from crm.seed.config import load_seed_data
 
 POLICY_FILE = Path(__file__).resolve().parents[3] / "policy" / "bookings.yml"
 
@@ -78,8 +77,10 @@ class BusinessPolicy(_Strict):
     areas: dict[str, list[str]] = Field(default_factory=dict)  # table kind: area (service category) -> words
     shared_area: str | None = None  # table kind: the area whose tables share the store's per-slot capacity
     cancellation: list[CancellationRule]
-    check_in_time: str | None = None
-    check_out_time: str | None = None
+    # A stay's check-in and check-out times ("14:00" / "12:00"): the one home of these facts; seeded texts that
+    # state them (the FAQ, the business description) are checked against them (tests/crm/test_seed.py).
+    check_in_time: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    check_out_time: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
 
     @model_validator(mode="after")
     def _kind_needs(self) -> BusinessPolicy:
@@ -118,19 +119,6 @@ class BookingPolicy(_Strict):
     store_aliases: dict[str, list[str]]
     name_prefixes: list[str]
     wording: Wording
-
-    @model_validator(mode="before")
-    @classmethod
-    def _with_the_tenants_check_in_times(cls, data: Any) -> Any:
-        """A stay's check-in and check-out times are the tenant's (crm/seed/data/tenant.yml), not repeated here."""
-        businesses = data.get("businesses") if isinstance(data, dict) else None
-        if isinstance(businesses, dict):
-            for business in load_seed_data().tenant.businesses:
-                entry = businesses.get(business.code)
-                if isinstance(entry, dict):
-                    entry.setdefault("check_in_time", business.check_in_time)
-                    entry.setdefault("check_out_time", business.check_out_time)
-        return data
 
     @model_validator(mode="after")
     def _every_kind_described(self) -> BookingPolicy:
