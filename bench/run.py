@@ -293,6 +293,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--soak-minutes", type=float, default=10.0, help="wall time of the replicated soak (0 skips it)"
     )
     parser.add_argument("--soak-customers", type=int, default=30, help="concurrent customers of the soak")
+    parser.add_argument(
+        "--soak-visit-turns", type=int, default=SoakPlan.visit_turns, help="turns per visitor before a new one comes"
+    )
     parser.add_argument("--soak-kill", help="a service to kill -9 halfway through the soak (rasa-1, actions-2, ...)")
     parser.add_argument(
         "--soak-think", type=float, default=SoakPlan.think_seconds, help="mean think time of the soak's customers (s)"
@@ -324,6 +327,7 @@ def main(argv: list[str] | None = None) -> None:
             "customers": args.soak_customers,
             "think": args.soak_think,
             "kill": args.soak_kill,
+            "visit_turns": args.soak_visit_turns,
         },
     }
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -345,7 +349,14 @@ def main(argv: list[str] | None = None) -> None:
         if "serving" not in args.skip:
             run_serving_and_edits(model, project, args, workdir, results)
         if "soak" not in args.skip and args.soak_minutes > 0:
-            plan = SoakPlan(args.soak_customers, args.soak_minutes, args.soak_think, args.seed, args.soak_kill)
+            plan = SoakPlan(
+                args.soak_customers,
+                args.soak_minutes,
+                args.soak_think,
+                args.seed,
+                args.soak_kill,
+                args.soak_visit_turns,
+            )
             with phase(results, "soak"):
                 results["soak"] = run_soak(model, workdir / "soak", plan)
     finally:

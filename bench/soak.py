@@ -1,7 +1,8 @@
 """Soak: the replicated stack (2 API workers, 2 Rasa, 2 action servers on PostgreSQL + Redis) under a long load.
 
-Customers chat through the web widget endpoint for a fixed wall time (default 30 customers x 10 minutes),
-each with a think time between a reply and their next message. Afterwards the CRM is read back: every
+Customers chat through the web widget endpoint for a fixed wall time (default 30 at once x 10 minutes),
+each with a think time between a reply and their next message; after a visit of 12 turns a new visitor
+takes the customer's place, so 30 conversations are going on at every moment. Afterwards the CRM is read back: every
 message a customer sent must be stored exactly once, in the order sent, with the replies the customer
 received stored as answers to it. Reported per minute too, so drift (a leak, a growing queue) shows.
 """
@@ -53,6 +54,7 @@ class SoakPlan:
     think_seconds: float = DEFAULT_THINK_SECONDS
     seed: int = 7
     kill: str | None = None  # a service (e.g. "rasa-1") killed with SIGKILL halfway through
+    visit_turns: int = 12  # turns of one visitor's conversation before a new visitor takes the slot
 
 
 @dataclass
@@ -75,31 +77,45 @@ class SoakLoad:
     measuring: asyncio.Event = field(default_factory=asyncio.Event)  # set when the warm-up is over
 
 
-def scripts(stack: EphemeralStack, plan: SoakPlan) -> tuple[list[Customer], list[Customer]]:
-    """The measured customers, with enough turns for the whole duration (the load stops at the deadline),
-    and a few warm-up customers that chat back to back before it (not measured; their ids hash to both
+def scripts(stack: EphemeralStack, plan: SoakPlan) -> tuple[list[list[Customer]], list[Customer]]:
+    """Per concurrent customer slot, the visitors who take it one after another, each for one visit of
+    `plan.visit_turns` turns, with enough visits for the whole duration (the load stops at the deadline);
+    plus a few warm-up customers that chat back to back before it (not measured; their ids hash to both
     Rasa servers, so both have answered before the clock starts).
 
-    Anonymous only: a demo identity is one conversation for every browser that uses it, so customers
-    sharing one would share a transcript and the order check would mean nothing.
+    A visit is one conversation of the length people have with customer service; a fresh visitor then
+    takes the slot, so there are `plan.customers` conversations going on at every moment. Anonymous only:
+    a demo identity is one conversation for every browser that uses it, so visitors sharing one would share
+    a transcript and the order check would mean nothing.
     """
     fastest_turn = 0.5 * plan.think_seconds if plan.think_seconds > 0 else 0.05
-    turns = math.ceil(plan.minutes * 60 / fastest_turn) + 5
+    visits = math.ceil((plan.minutes * 60 / fastest_turn + 5) / plan.visit_turns)
     scenarios, orders = load_scenarios(), orders_with_owner_mobiles(stack.session_factory)
     run_id = f"soak-{uuid.uuid4().hex[:6]}"
-    customers = build_customers(
+    visitors = build_customers(
         scenarios,
         orders,
-        customers=plan.customers,
-        turns=turns,
+        customers=plan.customers * visits,
+        turns=plan.visit_turns,
         seed=plan.seed,
         run_id=run_id,
         think_mean=plan.think_seconds,
     )
+    slots = [visitors[slot :: plan.customers] for slot in range(plan.customers)]
     warmup = build_customers(
         scenarios, orders, customers=WARMUP_CUSTOMERS, turns=WARMUP_TURNS, seed=plan.seed + 1, run_id=f"{run_id}-warm"
     )
-    return customers, warmup
+    return slots, warmup
+
+
+async def _slot(
+    client: httpx.AsyncClient, api_url: str, visitors: list[Customer], started: float, deadline: float, load: SoakLoad
+) -> None:
+    """The visitors of one slot, one after another (each arrives its start delay after the previous left)."""
+    for visitor in visitors:
+        if time.perf_counter() >= deadline:
+            return
+        await _customer(client, api_url, visitor, started, deadline, load)
 
 
 async def _customer(
@@ -135,17 +151,17 @@ async def _customer(
 
 
 async def run_soak_load(
-    api_url: str, customers: list[Customer], warmup: list[Customer], minutes: float, load: SoakLoad
+    api_url: str, slots: list[list[Customer]], warmup: list[Customer], minutes: float, load: SoakLoad
 ) -> SoakLoad:
-    """Warm-up customers one after another (not measured), then all customers until the deadline."""
-    limits = httpx.Limits(max_connections=len(customers) + 4, max_keepalive_connections=len(customers) + 4)
+    """Warm-up customers one after another (not measured), then every slot's visitors until the deadline."""
+    limits = httpx.Limits(max_connections=len(slots) + 4, max_keepalive_connections=len(slots) + 4)
     async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT_SECONDS, limits=limits, trust_env=False) as client:
         for customer in warmup:
             await _customer(client, api_url, customer, time.perf_counter(), math.inf, SoakLoad())
         started = time.perf_counter()
         deadline = started + minutes * 60
         load.measuring.set()
-        await asyncio.gather(*(_customer(client, api_url, c, started, deadline, load) for c in customers))
+        await asyncio.gather(*(_slot(client, api_url, visitors, started, deadline, load) for visitors in slots))
         load.wall_seconds = time.perf_counter() - started
     return load
 
@@ -242,6 +258,8 @@ def summarise(load: SoakLoad, stored: list[StoredInbound], plan: SoakPlan) -> di
         "minutes": plan.minutes,
         "think_seconds": plan.think_seconds,
         "replicas": REPLICAS,
+        "visit_turns": plan.visit_turns,
+        "visitors": len({s.user_id for s in load.sent}),
         **latency_summary(ok, load.wall_seconds),
         "errors": sum(not s.ok for s in load.sent),
         "busy_notices": sum(s.busy for s in load.sent),
@@ -257,11 +275,11 @@ def _service_names() -> list[str]:
 
 
 async def _load_with_kill(
-    stack: EphemeralStack, customers: list[Customer], warmup: list[Customer], plan: SoakPlan
+    stack: EphemeralStack, slots: list[list[Customer]], warmup: list[Customer], plan: SoakPlan
 ) -> SoakLoad:
     """The load; with `plan.kill`, that service gets SIGKILL halfway through it (the supervisor restarts it)."""
     load = SoakLoad()
-    running = asyncio.create_task(run_soak_load(stack.api_url, customers, warmup, plan.minutes, load))
+    running = asyncio.create_task(run_soak_load(stack.api_url, slots, warmup, plan.minutes, load))
     if plan.kill is not None:
         await load.measuring.wait()
         await asyncio.sleep(plan.minutes * 30)  # halfway through the measured part
@@ -302,13 +320,13 @@ def run_soak(model: Path, workdir: Path, plan: SoakPlan) -> dict[str, Any]:
             redis_url=redis_url,
         )
         try:
-            customers, warmup = scripts(stack, plan)
+            slots, warmup = scripts(stack, plan)
             names = _service_names()
             cpu_before = {name: cpu_seconds(stack.pid(name)) for name in names}
             memory_before = {name: peak_memory_mib(stack.pid(name))["rss_mib"] for name in names}
             logger.info("Soak: %d customers for %.1f minutes", plan.customers, plan.minutes)
-            load = asyncio.run(_load_with_kill(stack, customers, warmup, plan))
-            summary = summarise(load, stored_inbound(stack, [c.user_id for c in customers]), plan)
+            load = asyncio.run(_load_with_kill(stack, slots, warmup, plan))
+            summary = summarise(load, stored_inbound(stack, [v.user_id for visitors in slots for v in visitors]), plan)
             summary["cpu_seconds"] = {name: round(cpu_seconds(stack.pid(name)) - cpu_before[name], 1) for name in names}
             summary["rss_mib"] = {
                 name: {"start": memory_before[name], "end": peak_memory_mib(stack.pid(name))["rss_mib"]}

@@ -47,8 +47,10 @@ def soak_section(soak: dict[str, Any]) -> list[str]:
         "## Soak: replicated stack",
         "",
         f"{soak['replicas']} API workers, {soak['replicas']} Rasa servers and {soak['replicas']} action servers "
-        f"on PostgreSQL + Redis, under the supervisor; {soak['customers']} anonymous customers for "
-        f"{soak['minutes']:g} minutes, think time {soak['think_seconds']:g} s on average (0.5-1.5x). "
+        f"on PostgreSQL + Redis, under the supervisor; {soak['customers']} anonymous customers at once for "
+        f"{soak['minutes']:g} minutes, think time {soak['think_seconds']:g} s on average (0.5-1.5x); each visitor "
+        f"has a conversation of {soak.get('visit_turns', '–')} turns, then a new one takes the place "
+        f"({soak.get('visitors', '–')} visitors in all). "
         "Afterwards every message is looked up in the CRM: stored once, in the order sent, with the replies "
         "the customer received."
         + (f" `{soak['killed']}` was killed with SIGKILL halfway through." if soak.get("killed") else ""),

@@ -278,9 +278,9 @@ def test_a_paused_action_server_at_the_confirmation_books_only_what_the_customer
 def test_a_short_soak_loses_duplicates_and_reorders_nothing(replicated: EphemeralStack) -> None:
     """`make bench` runs the long one (30 customers, 10 minutes); here 10 customers for 20 s. No timing asserted."""
     plan = SoakPlan(customers=10, minutes=1 / 3, think_seconds=2.0, seed=11)
-    customers, warmup = soak_scripts(replicated, plan)
-    load = asyncio.run(run_soak_load(replicated.api_url, customers, warmup[:1], plan.minutes, SoakLoad()))
-    summary = summarise(load, stored_inbound(replicated, [c.user_id for c in customers]), plan)
+    slots, warmup = soak_scripts(replicated, plan)
+    load = asyncio.run(run_soak_load(replicated.api_url, slots, warmup[:1], plan.minutes, SoakLoad()))
+    summary = summarise(load, stored_inbound(replicated, [v.user_id for visitors in slots for v in visitors]), plan)
     assert summary["messages"] >= 40, summary
     # Busy notices are a matter of speed on a loaded machine (timings are for `make bench`), not of correctness.
     faults = ("errors", "lost", "duplicated", "reordered_conversations", "reply_mismatches")
