@@ -68,6 +68,7 @@ class Sent:
     ok: bool
     replies: int
     busy: bool  # the hub's "系统繁忙…" notice instead of an answer
+    error: str | None = None  # why the request failed: "HTTP 503", "ReadTimeout", …
 
 
 @dataclass
@@ -129,22 +130,25 @@ async def _customer(
         message_id = uuid.uuid4().hex
         body = {"user_id": customer.user_id, "text": turn.text, "client_message_id": message_id}
         sent_at = time.perf_counter()
+        error: str | None = None
         try:
             response = await client.post(f"{api_url}/api/widget/messages", json=body)
             response.raise_for_status()
             replies = [str(reply.get("text") or "") for reply in response.json()["replies"]]
-            ok = True
-        except (httpx.HTTPError, ValueError, KeyError):
-            replies, ok = [], False
+        except httpx.HTTPStatusError as failed:
+            replies, error = [], f"HTTP {failed.response.status_code}"
+        except (httpx.HTTPError, ValueError, KeyError) as failed:
+            replies, error = [], type(failed).__name__
         load.sent.append(
             Sent(
                 customer.user_id,
                 message_id,
                 sent_at - started,
                 time.perf_counter() - sent_at,
-                ok,
+                error is None,
                 len(replies),
                 any(busy_text in reply for reply in replies),
+                error,
             )
         )
         await asyncio.sleep(turn.think_after)
@@ -262,6 +266,7 @@ def summarise(load: SoakLoad, stored: list[StoredInbound], plan: SoakPlan) -> di
         "visitors": len({s.user_id for s in load.sent}),
         **latency_summary(ok, load.wall_seconds),
         "errors": sum(not s.ok for s in load.sent),
+        "error_kinds": dict(Counter(s.error for s in load.sent if s.error)),
         "busy_notices": sum(s.busy for s in load.sent),
         "most_busy_notices_for_one_customer": max(Counter(s.user_id for s in load.sent if s.busy).values(), default=0),
         "empty_replies": sum(s.ok and s.replies == 0 for s in load.sent),

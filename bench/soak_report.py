@@ -62,6 +62,11 @@ def soak_section(soak: dict[str, Any]) -> list[str]:
         f"| {soak['p50']:.3f} s | {soak['p95']:.3f} s | {soak['p99']:.3f} s | {soak['max']:.3f} s "
         f"| {soak['lost']} | {soak['duplicated']} | {soak['reordered_conversations']} "
         f"| {soak['reply_mismatches']} | {len(soak.get('crashes', []))} |",
+        *(
+            ["", "Errors: " + ", ".join(f"{kind} × {n}" for kind, n in soak["error_kinds"].items())]
+            if soak.get("error_kinds")
+            else []
+        ),
         "",
         "Per minute (drift shows here):",
         "",
