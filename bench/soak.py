@@ -44,6 +44,7 @@ REPLICAS = 2
 DEFAULT_THINK_SECONDS = 5.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 WARMUP_CUSTOMERS, WARMUP_TURNS = 4, 4
+RETRY_DELAYS_SECONDS = (1.0, 2.0, 4.0)  # the widget's outbox: RECONNECT_MIN_MS doubled up to three times
 logger = logging.getLogger("bench.soak")
 
 
@@ -68,7 +69,7 @@ class Sent:
     ok: bool
     replies: int
     busy: bool  # the hub's "系统繁忙…" notice instead of an answer
-    error: str | None = None  # why the request failed: "HTTP 503", "ReadTimeout", …
+    failures: list[str] = field(default_factory=list)  # failed attempts (the widget resends, see Outcome)
 
 
 @dataclass
@@ -119,6 +120,34 @@ async def _slot(
         await _customer(client, api_url, visitor, started, deadline, load)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    replies: list[str]
+    failures: list[str]  # why each failed attempt failed: "HTTP 503", "ReadTimeout", …
+    delivered: bool
+
+
+async def _send_like_the_widget(client: httpx.AsyncClient, api_url: str, body: dict[str, Any]) -> Outcome:
+    """The widget's outbox resends the same client message id after 1, 2, 4 s when the answer is a 5xx,
+    408 or 429 or the network failed (api/static/widget/widget.js); a 4xx is final."""
+    failures: list[str] = []
+    for delay in (*RETRY_DELAYS_SECONDS, None):
+        try:
+            response = await client.post(f"{api_url}/api/widget/messages", json=body)
+            if response.status_code < 500 and response.status_code not in (408, 429):
+                response.raise_for_status()
+                return Outcome([str(reply.get("text") or "") for reply in response.json()["replies"]], failures, True)
+            failures.append(f"HTTP {response.status_code}")
+        except httpx.HTTPStatusError as failed:
+            return Outcome([], [*failures, f"HTTP {failed.response.status_code}"], False)
+        except (httpx.HTTPError, ValueError, KeyError) as failed:
+            failures.append(type(failed).__name__)
+        if delay is None:
+            return Outcome([], failures, False)
+        await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
 async def _customer(
     client: httpx.AsyncClient, api_url: str, customer: Customer, started: float, deadline: float, load: SoakLoad
 ) -> None:
@@ -130,25 +159,17 @@ async def _customer(
         message_id = uuid.uuid4().hex
         body = {"user_id": customer.user_id, "text": turn.text, "client_message_id": message_id}
         sent_at = time.perf_counter()
-        error: str | None = None
-        try:
-            response = await client.post(f"{api_url}/api/widget/messages", json=body)
-            response.raise_for_status()
-            replies = [str(reply.get("text") or "") for reply in response.json()["replies"]]
-        except httpx.HTTPStatusError as failed:
-            replies, error = [], f"HTTP {failed.response.status_code}"
-        except (httpx.HTTPError, ValueError, KeyError) as failed:
-            replies, error = [], type(failed).__name__
+        outcome = await _send_like_the_widget(client, api_url, body)
         load.sent.append(
             Sent(
                 customer.user_id,
                 message_id,
                 sent_at - started,
                 time.perf_counter() - sent_at,
-                error is None,
-                len(replies),
-                any(busy_text in reply for reply in replies),
-                error,
+                outcome.delivered,
+                len(outcome.replies),
+                any(busy_text in reply for reply in outcome.replies),
+                outcome.failures,
             )
         )
         await asyncio.sleep(turn.think_after)
@@ -266,7 +287,9 @@ def summarise(load: SoakLoad, stored: list[StoredInbound], plan: SoakPlan) -> di
         "visitors": len({s.user_id for s in load.sent}),
         **latency_summary(ok, load.wall_seconds),
         "errors": sum(not s.ok for s in load.sent),
-        "error_kinds": dict(Counter(s.error for s in load.sent if s.error)),
+        "error_kinds": dict(Counter(s.failures[-1] for s in load.sent if not s.ok and s.failures)),
+        "retried_messages": sum(s.ok and bool(s.failures) for s in load.sent),
+        "retry_kinds": dict(Counter(failure for s in load.sent if s.ok for failure in s.failures)),
         "busy_notices": sum(s.busy for s in load.sent),
         "most_busy_notices_for_one_customer": max(Counter(s.user_id for s in load.sent if s.busy).values(), default=0),
         "empty_replies": sum(s.ok and s.replies == 0 for s in load.sent),

@@ -29,11 +29,17 @@ def soak_verdict(soak: dict[str, Any]) -> tuple[str, str, bool]:
         "reply mismatches": soak["reply_mismatches"],
     }
     measured = ", ".join(f"{count} {name}" for name, count in faults.items()) + f"; p99 {soak['p99']:.3f} s"
+    if soak.get("retried_messages"):
+        measured += f"; {soak['retried_messages']} delivered after the widget's resend"
     if killed:
         measured += (
             f"; {soak['busy_notices']} busy notices, at most {soak['most_busy_notices_for_one_customer']} per customer"
         )
     return goal, measured, not any(faults.values()) and (bool(killed) or soak["p99"] < SOAK_P99_SECONDS)
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{kind} × {n}" for kind, n in counts.items())
 
 
 def _s(seconds: float | None) -> str:
@@ -62,11 +68,12 @@ def soak_section(soak: dict[str, Any]) -> list[str]:
         f"| {soak['p50']:.3f} s | {soak['p95']:.3f} s | {soak['p99']:.3f} s | {soak['max']:.3f} s "
         f"| {soak['lost']} | {soak['duplicated']} | {soak['reordered_conversations']} "
         f"| {soak['reply_mismatches']} | {len(soak.get('crashes', []))} |",
-        *(
-            ["", "Errors: " + ", ".join(f"{kind} × {n}" for kind, n in soak["error_kinds"].items())]
-            if soak.get("error_kinds")
-            else []
-        ),
+        "",
+        f"Delivered after the widget's resend (same client message id, 1-2-4 s back-off): "
+        f"{soak.get('retried_messages', 0)} messages"
+        + (f" ({_kinds(soak['retry_kinds'])})" if soak.get("retry_kinds") else "")
+        + (f"; failed for good: {_kinds(soak['error_kinds'])}" if soak.get("error_kinds") else "")
+        + ".",
         "",
         "Per minute (drift shows here):",
         "",

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx
+import pytest
+
+import bench.soak as soak_module
 from bench.soak import Sent, StoredInbound, integrity, per_minute
 from bench.soak_report import soak_section, soak_verdict
 
@@ -101,3 +106,36 @@ def test_after_a_busy_notice_the_late_answer_is_a_further_stored_reply() -> None
     busy = Sent("a", "1", 0.0, 3.0, True, 1, busy=True)
     assert integrity([busy], [StoredInbound("a", "1", 2)])["reply_mismatches"] == 0
     assert integrity([busy], [StoredInbound("a", "1", 0)])["reply_mismatches"] == 1
+
+
+def _client(statuses: list[int]) -> httpx.AsyncClient:
+    answers = iter(statuses)
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        return httpx.Response(status, json={"replies": [{"text": "好的"}]} if status == 200 else {"detail": "x"})
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(reply))
+
+
+@pytest.mark.parametrize(
+    ("statuses", "delivered", "failures"),
+    [
+        ([200], True, []),
+        ([503, 429, 200], True, ["HTTP 503", "HTTP 429"]),
+        ([422], False, ["HTTP 422"]),  # a 4xx is final, as in the widget
+        ([503, 503, 503, 503], False, ["HTTP 503"] * 4),
+    ],
+)
+def test_messages_are_resent_the_way_the_widget_does(
+    monkeypatch: pytest.MonkeyPatch, statuses: list[int], delivered: bool, failures: list[str]
+) -> None:
+    monkeypatch.setattr(soak_module, "RETRY_DELAYS_SECONDS", (0.0, 0.0, 0.0))
+
+    async def send() -> soak_module.Outcome:
+        async with _client(statuses) as client:
+            return await soak_module._send_like_the_widget(client, "http://hub", {"text": "你好"})
+
+    outcome = asyncio.run(send())
+    assert (outcome.delivered, outcome.failures) == (delivered, failures)
+    assert outcome.replies == (["好的"] if delivered else [])
