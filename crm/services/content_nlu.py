@@ -140,7 +140,8 @@ def _check_intent(documents: dict[str, str], intent: str) -> None:
 
 
 def add_example(session: Session, intent: str, text: str, *, author: str) -> VersionOut:
-    """Add `text` under `intent` (its first block; a new block in data/nlu/ops.yml when it has none)."""
+    """Add `text` under `intent` (in its largest hand-written block; a new block in data/nlu/ops.yml when it has
+    none)."""
     text = _clean(text)
     documents = _documents(session)
     _check_intent(documents, intent)
@@ -149,14 +150,12 @@ def add_example(session: Session, intent: str, text: str, *, author: str) -> Ver
         if owner[0] == intent:
             raise InvalidContentError("duplicate_example", text=text, intent=intent)
         raise InvalidContentError("example_in_other_intent", text=text, other=owner[0], path=owner[1])
-    target = next(
-        (
-            block.path
-            for block in intent_blocks(documents)
-            if block.intent == intent and hand_written(documents[block.path])
-        ),
-        OPS_NLU_PATH,
-    )
+    # The intent's home: the hand-written file holding most of its examples (faq/wifi lives in faq.yml even
+    # though another file has a few phrasings of it too).
+    homes = [
+        block for block in intent_blocks(documents) if block.intent == intent and hand_written(documents[block.path])
+    ]
+    target = max(homes, key=lambda block: len(block.examples)).path if homes else OPS_NLU_PATH
 
     def change(data: Any) -> None:
         for item in _nlu(data):
