@@ -181,17 +181,7 @@ def test_report_shows_the_chat_load_and_the_saturation_load_apart() -> None:
             "cpu_seconds": {"full_stack": cpu},
         },
     }
-    results = {
-        "machine": {
-            "date": "d",
-            "cpu_model": "c",
-            "cores": 2,
-            "usable_cores": 2,
-            "memory_gib": 1,
-            "load_average_at_start": [0.0, 0.0, 0.0],
-        },
-        "serving": serving,
-    }
+    results = {"machine": _machine(), "serving": serving}
     text = markdown(results)
     chat, saturation = text.split("### Saturation")
     assert "| full_stack | 240 | 0 | 9.5 | 0.120 s |" in chat and "p50 2.40x" in chat
