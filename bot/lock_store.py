@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,10 +42,8 @@ class ProcessBoundRedisLockStore(RedisLockStore):
     def __init__(self, **redis_options: Any) -> None:
         super().__init__(key_prefix=KEY_PREFIX, **redis_options)
         self.instance = uuid.uuid4().hex
-        self._stop = threading.Event()
         self._beat()
-        self._heartbeat = threading.Thread(target=self._beat_forever, name="lock-store-heartbeat", daemon=True)
-        self._heartbeat.start()
+        threading.Thread(target=self._beat_forever, name="lock-store-heartbeat", daemon=True).start()
 
     def _alive_key(self, instance: str) -> str:
         return f"{self.key_prefix}alive:{instance}"
@@ -56,14 +55,12 @@ class ProcessBoundRedisLockStore(RedisLockStore):
         self.red.set(self._alive_key(self.instance), "1", px=int(ALIVE_TTL_SECONDS * 1000))
 
     def _beat_forever(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
             try:
                 self._beat()
             except Exception as error:  # a Redis hiccup must not end the heartbeat
                 logger.warning("Lock store heartbeat failed: %s", error)
-
-    def stop_heartbeat(self) -> None:
-        self._stop.set()
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         ticket = super().issue_ticket(conversation_id, lock_lifetime)
@@ -96,13 +93,6 @@ class ProcessBoundRedisLockStore(RedisLockStore):
     def delete_lock(self, conversation_id: str) -> None:
         super().delete_lock(conversation_id)
         self.red.delete(self._owners_key(conversation_id))
-
-    @asynccontextmanager
-    async def lock(
-        self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = WAIT_SECONDS
-    ) -> AsyncIterator[TicketLock]:
-        async with super().lock(conversation_id, lock_lifetime, wait_time_in_seconds) as ticket_lock:
-            yield ticket_lock
 
 
 def lock_store_from_redis_url(redis_url: str | None) -> LockStore:
