@@ -11,9 +11,7 @@ or anything about the customer.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -25,9 +23,8 @@ from actions.forms import Form, MobileMixin, Turn, accept, identified_customer_i
 from actions.lookup_guard import lookup_allowed, record_failed_lookup, take_mobile_lookup
 from actions.normalize import find_mobile, find_order_number
 from actions.wording import fill
-from core.settings import get_settings
 from crm.enums import SHIPPED_STATUSES
-from crm.formatting import day_text, mask_mobile, order_status_label
+from crm.formatting import day_text, local_time, mask_mobile, order_status_label
 from crm.schemas import OrderOut
 from crm.services import orders
 
@@ -36,10 +33,6 @@ PHONE = "phone"
 # An anonymous customer without an order number: the form asks only for the mobile the order was placed with.
 BY_MOBILE = "order_lookup_by_mobile"
 RECENT_ORDERS_SHOWN = 5
-
-
-def _local(moment: datetime) -> datetime:
-    return moment.astimezone(ZoneInfo(get_settings().timezone))
 
 
 def _items(items: Iterable[tuple[str, int]]) -> str:
@@ -52,7 +45,7 @@ def describe_order(order: OrderOut, domain: DomainDict) -> dict[str, str]:
         fill(
             domain,
             "utter_order_part_event",
-            time=_local(event.occurred_at).strftime("%m-%d %H:%M"),
+            time=local_time(event.occurred_at).strftime("%m-%d %H:%M"),
             label=order_status_label(event.status),
         )
         for event in order.timeline

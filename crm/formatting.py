@@ -71,17 +71,18 @@ def order_status_label(status: str) -> str:
     return str(_wording()["order_status_labels"][status])
 
 
-def _local(moment: datetime) -> datetime:
+def local_time(moment: datetime) -> datetime:
+    """The moment in the company's time zone (settings.timezone)."""
     return moment.astimezone(ZoneInfo(get_settings().timezone))
 
 
 def day_text(day: date | datetime) -> str:
     """'12月3日': a calendar day (a moment is taken in the company's time zone first)."""
-    local = _local(day) if isinstance(day, datetime) else day
+    local = local_time(day) if isinstance(day, datetime) else day
     return str(_wording()["day"]).format(month=local.month, day=local.day)
 
 
 def moment_text(moment: datetime) -> str:
     """'12月03日 14:30': a moment in the company's time zone (a call-back time)."""
-    local = _local(moment)
+    local = local_time(moment)
     return str(_wording()["moment"]).format(month=local.month, day=local.day, hour=local.hour, minute=local.minute)
