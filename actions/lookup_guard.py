@@ -14,17 +14,26 @@ right guess after the limit reveals nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from core.rate_limits import RateLimit, counter_storage
 from core.settings import get_settings
 
 
+@dataclass(frozen=True)
+class _Limits:
+    failures_by_number: RateLimit
+    failures_by_conversation: RateLimit
+    by_mobile: RateLimit
+    by_mobile_per_conversation: RateLimit
+
+
 @lru_cache
-def _limits() -> tuple[RateLimit, RateLimit, RateLimit, RateLimit]:
+def _limits() -> _Limits:
     settings = get_settings()
     storage = counter_storage(settings.redis_url)
-    return (
+    return _Limits(
         RateLimit("order-lookup-failures-by-number", settings.lookup_failure_limit_per_number, storage),
         RateLimit("order-lookup-failures-by-conversation", settings.lookup_failure_limit_per_conversation, storage),
         RateLimit("order-lookups-by-mobile", settings.mobile_lookup_limit_per_mobile, storage),
@@ -32,30 +41,36 @@ def _limits() -> tuple[RateLimit, RateLimit, RateLimit, RateLimit]:
     )
 
 
-def _keys(conversation: str, order_number: str) -> tuple[tuple[RateLimit, str], ...]:
-    by_number, by_conversation, _, _ = _limits()
-    return ((by_number, order_number), (by_conversation, conversation))
+Counters = tuple[tuple[RateLimit, str], ...]
 
 
-def _mobile_keys(conversation: str, mobile: str) -> tuple[tuple[RateLimit, str], ...]:
-    _, _, by_mobile, by_conversation = _limits()
-    return ((by_mobile, mobile), (by_conversation, conversation))
+def _failures(conversation: str, order_number: str) -> Counters:
+    limits = _limits()
+    return ((limits.failures_by_number, order_number), (limits.failures_by_conversation, conversation))
+
+
+def _allowed(counters: Counters) -> bool:
+    return all(limit.check(key).allowed for limit, key in counters)
+
+
+def _count(counters: Counters) -> None:
+    for limit, key in counters:
+        limit.count(key)
 
 
 def lookup_allowed(conversation: str, order_number: str) -> bool:
-    return all(limit.check(key).allowed for limit, key in _keys(conversation, order_number))
+    return _allowed(_failures(conversation, order_number))
 
 
 def record_failed_lookup(conversation: str, order_number: str) -> None:
-    for limit, key in _keys(conversation, order_number):
-        limit.count(key)
+    _count(_failures(conversation, order_number))
 
 
 def take_mobile_lookup(conversation: str, mobile: str) -> bool:
     """True (and the look-up counted) when one more look-up of `mobile`'s orders is allowed."""
-    keys = _mobile_keys(conversation, mobile)
-    if not all(limit.check(key).allowed for limit, key in keys):
+    limits = _limits()
+    counters = ((limits.by_mobile, mobile), (limits.by_mobile_per_conversation, conversation))
+    if not _allowed(counters):
         return False
-    for limit, key in keys:
-        limit.count(key)
+    _count(counters)
     return True
