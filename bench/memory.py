@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -59,3 +62,15 @@ def cpu_seconds(pid: int, proc: Path = PROC) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def cpu_during(pids: dict[str, int]) -> Iterator[dict[str, float]]:
+    """CPU seconds each process (tree) used inside the block, plus the machine's wall time, filled on exit."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    started, client_started = time.perf_counter(), time.process_time()
+    used: dict[str, float] = {}
+    yield used
+    used.update({name: round(cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()})
+    used["load_client"] = round(time.process_time() - client_started, 2)  # this process: the httpx customers
+    used["wall"] = round(time.perf_counter() - started, 2)

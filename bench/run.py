@@ -30,7 +30,7 @@ from bench import edits
 from bench.live import READY_TIMEOUT_SECONDS, customer_scripts, start_bare_rasa, start_full_stack
 from bench.load import ApiTarget, RasaTarget, Target, run_load
 from bench.machine import machine_info
-from bench.memory import cpu_seconds, peak_memory_mib
+from bench.memory import cpu_during, peak_memory_mib
 from bench.report import check_targets, markdown
 from bench.scripts import Customer, load_scenarios
 from bench.soak import SoakPlan, run_soak
@@ -58,18 +58,6 @@ def phase(results: dict[str, Any], name: str) -> Iterator[None]:
         yield
     finally:
         results.setdefault("phases", {})[name] = round(time.perf_counter() - started, 1)
-
-
-@contextmanager
-def cpu_during(pids: dict[str, int]) -> Iterator[dict[str, float]]:
-    """CPU seconds each process (tree) used inside the block, plus the machine's wall time, filled on exit."""
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    started, client_started = time.perf_counter(), time.process_time()
-    used: dict[str, float] = {}
-    yield used
-    used.update({name: round(cpu_seconds(pid) - before[name], 2) for name, pid in pids.items()})
-    used["load_client"] = round(time.process_time() - client_started, 2)  # this process: the httpx customers
-    used["wall"] = round(time.perf_counter() - started, 2)
 
 
 def run_nlu(model: Path, eval_paths: list[Path], workdir: Path, retrain_default: bool, cv_folds: int) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from api.channels.widget import ANONYMOUS_PREFIX
 from api.texts import text as hub_text
 from bench.live import orders_with_owner_mobiles
-from bench.memory import cpu_seconds, peak_memory_mib
+from bench.memory import cpu_during, peak_memory_mib
 from bench.scripts import Customer, build_customers, load_scenarios
 from bench.stats import latency_summary, percentile
 from crm.models import Conversation, Message
@@ -350,12 +350,12 @@ def run_soak(model: Path, workdir: Path, plan: SoakPlan) -> dict[str, Any]:
         try:
             slots, warmup = scripts(stack, plan)
             names = _service_names()
-            cpu_before = {name: cpu_seconds(stack.pid(name)) for name in names}
             memory_before = {name: peak_memory_mib(stack.pid(name))["rss_mib"] for name in names}
             logger.info("Soak: %d customers for %.1f minutes", plan.customers, plan.minutes)
-            load = asyncio.run(_load_with_kill(stack, slots, warmup, plan))
+            with cpu_during({name: stack.pid(name) for name in names}) as cpu:
+                load = asyncio.run(_load_with_kill(stack, slots, warmup, plan))
             summary = summarise(load, stored_inbound(stack, [v.user_id for visitors in slots for v in visitors]), plan)
-            summary["cpu_seconds"] = {name: round(cpu_seconds(stack.pid(name)) - cpu_before[name], 1) for name in names}
+            summary["cpu_seconds"] = cpu
             summary["rss_mib"] = {
                 name: {"start": memory_before[name], "end": peak_memory_mib(stack.pid(name))["rss_mib"]}
                 for name in names
