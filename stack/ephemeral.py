@@ -74,7 +74,10 @@ class EphemeralStack:
 
     def _poll_forever(self, supervisor: Supervisor) -> None:
         while not self._stop_polling.wait(0.2):
-            supervisor.poll()
+            try:
+                supervisor.poll()
+            except Exception as error:  # a dead poller would leave every later crash unnoticed
+                self.events.append(f"supervisor poll failed: {error!r}")
 
 
 def ephemeral_settings(workdir: Path, **overrides: Any) -> Settings:

@@ -88,11 +88,11 @@ def rasa_service_of(stack: EphemeralStack, rasa_url: str) -> str:
     return f"rasa-{stack.settings.rasa_urls.index(rasa_url) + 1}"
 
 
-def wait_until_all_ready(stack: EphemeralStack, timeout: float = 300.0) -> None:
+def wait_until_restarted(stack: EphemeralStack, name: str, timeout: float = 300.0) -> None:
     assert stack.supervisor is not None
     deadline = time.monotonic() + timeout
-    while not stack.supervisor.all_ready():
-        assert time.monotonic() < deadline, stack.supervisor.status()
+    while not (stack.supervisor.service(name).restarts >= 1 and stack.supervisor.all_ready()):
+        assert time.monotonic() < deadline, (stack.supervisor.status(), stack.events[-10:])
         time.sleep(0.3)
 
 
@@ -167,8 +167,8 @@ def test_killing_a_conversations_rasa_or_action_server_costs_at_most_one_retry(
     else:
         raise AssertionError(f"still busy after a retry ({victim} killed)")
     assert busy <= 1
-    wait_until_all_ready(replicated)
-    assert replicated.supervisor is not None and replicated.supervisor.service(service).restarts >= 1
+    # The answer may come from the other pair before the supervisor's next poll has seen the exit.
+    wait_until_restarted(replicated, service)
 
 
 def test_a_killed_api_worker_is_replaced_and_the_others_keep_answering(replicated: EphemeralStack) -> None:
@@ -212,14 +212,17 @@ def bot_replies_to(stack: EphemeralStack, client_message_id: str) -> list[str]:
 def test_a_paused_rasa_server_costs_one_busy_notice_and_its_answer_follows(replicated: EphemeralStack) -> None:
     user = f"rep-pause-{uuid.uuid4().hex[:6]}"
     first = say(replicated, user, "你好")
-    service = rasa_service_of(replicated, home_replica(replicated, first["conversation_id"]))
-    pid = replicated.pid(service)
+    # Both are paused: the hub passes over a replica whose action server does not answer its probe in time
+    # (a loaded machine), so with one paused the message could land on the other and never wait at all.
+    pids = [replicated.pid(f"rasa-{n}") for n in range(1, len(replicated.settings.rasa_urls) + 1)]
     paused_id = f"{user}-paused"
-    os.kill(pid, signal.SIGSTOP)  # connections still open (the kernel queues them); nothing answers
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)  # connections still open (the kernel queues them); nothing answers
     try:
         answer = say(replicated, user, "你们几点营业", client_message_id=paused_id)
     finally:
-        os.kill(pid, signal.SIGCONT)
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
     assert BUSY in text_of(answer), text_of(answer)
 
     # The paused server saw the message, so it is not replayed: its answer, once it comes, is delivered.
