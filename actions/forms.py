@@ -71,6 +71,16 @@ def unusable_detail(value: object) -> str:
     return str(value or "").removeprefix(UNUSABLE)
 
 
+def value_before_this_message(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the latest customer message (Rasa's mappings re-set some slots from every one)."""
+    users = [index for index, event in enumerate(tracker.events) if event.get("event") == "user"]
+    value = None
+    for event in tracker.events[: users[-1] if users else 0]:
+        if event.get("event") == "slot" and event.get("name") == slot:
+            value = event.get("value")
+    return value
+
+
 def identified_customer_id(tracker: Tracker) -> int | None:
     """The CRM customer the channel identified, or None for an anonymous visitor."""
     value = tracker.get_slot(slots.CUSTOMER_ID)
@@ -159,6 +169,7 @@ class DialoguePolicy(BaseModel):
     confirmation: _Confirmation
     corrections: _Corrections
     just_discussed: list[str]
+    cancel_words: list[str]
     booking_verbs: list[str]
     question_marks: list[str]
     without_number: _WithoutNumber
@@ -167,6 +178,11 @@ class DialoguePolicy(BaseModel):
 def points_at_what_was_discussed(text: str) -> bool:
     """ "这单" / "刚才那个" …: the customer means the order or booking just discussed."""
     return any(word in text for word in dialogue_policy().just_discussed)
+
+
+def says_cancel(text: str) -> bool:
+    """ "算了 取消吧" / "不去了": the message names cancelling (policy/dialogue.yml `cancel_words`)."""
+    return any(word in text for word in dialogue_policy().cancel_words)
 
 
 def asks_a_question(text: str) -> bool:
@@ -319,7 +335,8 @@ class Form(FormValidationAction, ABC):
     async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Extracts every slot; the asked slot's unusable marker is dropped when the message filled another one.
+        """Extracts every slot; the asked slot's unusable marker is dropped when the message filled another one
+        (through an extractor here or a mapping of Rasa's).
 
         "贵A12345" when the store was asked is the plate, not a wrong store: keep the plate, ask for the
         store again without calling the plate a bad store.
@@ -334,8 +351,18 @@ class Form(FormValidationAction, ABC):
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         await self.answer_a_question(dispatcher, tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)
+        # What Rasa's own slot mappings took from this message counts too ("13912345670" while the store is
+        # asked: the phone entity set the mobile before this action ran, so no extractor reports it).
+        needed = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+        mapped = [
+            {"name": name, "value": value}
+            for name, value in tracker.slots_to_validate().items()
+            if name in needed and value != value_before_this_message(tracker, name)
+        ]
         filled_other = any(
-            event["name"] != requested and usable(event["value"]) for event in events if event.get("event") == "slot"
+            event["name"] != requested and usable(event["value"])
+            for event in [*events, *mapped]
+            if event.get("event", "slot") == "slot"
         )
         if not filled_other:
             return events

@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 from actions import datetimes
 from actions.bookings import LAST_BOOKING, names_a_change, names_a_visit
 from actions.escalation import FALLBACK_INTENTS, consecutive_fallbacks, escalate_on_signal, is_upset
+from actions.forms import says_cancel
 from actions.normalize import find_booking_number, find_order_number, find_ticket_number
 from crm.services.escalation_rules import Counters, Signal
 
@@ -76,3 +77,17 @@ class ActionRouteUnclaimed(Action):
             streak = Counters(consecutive_fallbacks=consecutive_fallbacks(tracker))
             return await escalate_on_signal(dispatcher, tracker, Signal("fallback"), streak)
         return None
+
+
+class ActionAnswerDeny(Action):
+    """A "no" outside any form. Right after a booking was made or changed, a no that names cancelling
+    ("算了 取消吧") means that booking: the cancel form takes it (and asks to confirm); else an acknowledgement."""
+
+    def name(self) -> str:
+        return "action_answer_deny"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if tracker.get_slot(LAST_BOOKING) and says_cancel(tracker.latest_message.get("text") or ""):
+            return [FollowupAction("cancel_booking_form")]
+        dispatcher.utter_message(response="utter_ack_deny")
+        return []

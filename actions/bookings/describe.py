@@ -18,6 +18,7 @@ from actions.bookings.names import (
     AREA,
     BUSINESS,
     DATE,
+    NAME,
     NIGHTS,
     PARTY,
     PHONE,
@@ -165,6 +166,7 @@ async def describe_draft(tracker: Tracker, draft: booking_service.BookingDraft) 
         "area": area,
         "plate": draft.plate_number,
         "mobile": tracker.get_slot(PHONE),
+        "contact": wording.contact.format(name=name) if (name := tracker.get_slot(NAME)) else "",
     }
 
 

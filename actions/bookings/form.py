@@ -64,6 +64,7 @@ from actions.forms import (
     new_value,
     reject,
     unusable,
+    unusable_detail,
     usable,
 )
 from actions.normalize import parse_count
@@ -84,6 +85,10 @@ def _kind(tracker: Tracker) -> KindPolicy | None:
 
 async def business_stores(business: str) -> list[StoreOut]:
     return await in_read_only_session(store_service.list_stores, business_code=business)
+
+
+async def all_stores() -> list[StoreOut]:
+    return await in_read_only_session(store_service.list_stores)
 
 
 async def _store_of(tracker: Tracker) -> StoreOut | None:
@@ -166,14 +171,25 @@ class ValidateBookingForm(MobileMixin, Form):
         if len(matched) == 1:
             return new_value(tracker, STORE, matched[0].code)
         if Turn.of(tracker).answers(STORE):
-            return {STORE: unusable()}
+            # "春熙路那家" for a hotel: a place where the group has another business, not a hotel.
+            named = match_store(Turn.of(tracker).text, await all_stores())
+            elsewhere = [store for store in named if store not in stores]
+            return {STORE: unusable(elsewhere[0].code if len(elsewhere) == 1 else "")}
         return {}
 
-    def validate_booking_store(
+    async def validate_booking_store(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         if usable(value):
             return accept(STORE, value)
+        named = unusable_detail(value)
+        other = await in_read_only_session(store_service.get_store, code=named) if named else None
+        if other is not None:
+            ours = await business_stores(tracker.get_slot(BUSINESS))
+            near = [store.name for store in ours if store.city == other.city] or [store.name for store in ours]
+            return reject(
+                dispatcher, tracker, STORE, "utter_booking_store_other_business", store=other.name, ours="、".join(near)
+            )
         return reject(dispatcher, tracker, STORE, "utter_booking_store_unknown")
 
     # ---- service / room type

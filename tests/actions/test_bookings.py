@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from actions import datetimes
 from actions.bookings import (
+    ActionAskBookingConfirm,
     ActionAskBookingId,
     ActionAskModifyConfirm,
     ActionBookingStatus,
@@ -219,6 +220,15 @@ def complete_car_booking(day: date) -> dict[str, Any]:
         "booking_name": "王",
         "booking_confirm": True,
     }
+
+
+async def test_the_summary_repeats_the_name_and_mobile_the_booking_will_be_under() -> None:
+    slots = {**complete_car_booking(TOMORROW + timedelta(days=2)), "booking_confirm": None}
+    _, said = await run(ActionAskBookingConfirm(), tracker("我姓王", slots=slots))
+    assert responses(said) == ["utter_booking_summary_car_care", "utter_ask_booking_confirm_mobile"]
+    assert (said.messages[1]["contact"], said.messages[1]["mobile"]) == ("联系人：王，", "13922223333")
+    _, said = await run(ActionAskBookingConfirm(), tracker("13922223333", slots={**slots, "booking_name": None}))
+    assert said.messages[1]["contact"] == ""  # no name given: the line starts with the mobile
 
 
 async def test_submitting_twice_creates_one_booking_for_a_new_customer(crm_sessionmaker: sessionmaker[Session]) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from actions.bookings import ValidateBookingForm, ValidateCancelBookingForm, ValidateModifyBookingForm
 from actions.forms import confirmation, correction_tail
 from actions.orders import ValidateOrderLookupForm
-from actions.routing import ActionRouteUnclaimed
+from actions.routing import ActionAnswerDeny, ActionRouteUnclaimed
 from crm.models import Booking
 from tests.actions.helpers import DOMAIN, responses
 from tests.actions.test_bookings import CAR, TOMORROW, demo, identified, run, tracker
@@ -292,6 +294,29 @@ async def test_a_change_right_after_a_booking_changes_that_booking(text: str) ->
     assert any(e.get("event") == "followup" and e.get("name") == "modify_booking_form" for e in events)
 
 
+@pytest.mark.parametrize(
+    ("text", "last_booking", "cancels"),
+    [
+        ("算了 取消吧", "YY202612020001", True),
+        ("不去了", "YY202612020001", True),
+        ("算了 取消吧", None, False),  # nothing was just booked: a plain no
+        ("算了不用了", "YY202612020001", False),  # declines more help; the booking stays
+    ],
+)
+async def test_a_no_that_names_cancelling_right_after_a_booking_cancels_that_booking(
+    text: str, last_booking: str | None, cancels: bool
+) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionAnswerDeny().run(
+        dispatcher, tracker(text, intent="deny", slots={"last_booking": last_booking}), DOMAIN
+    )
+    if cancels:
+        assert [e.get("name") for e in events if e.get("event") == "followup"] == ["cancel_booking_form"]
+        assert not dispatcher.messages
+    else:
+        assert not events and responses(dispatcher) == ["utter_ack_deny"]
+
+
 async def test_without_a_booking_just_made_a_time_is_no_change() -> None:
     dispatcher = CollectingDispatcher()
     events = await ActionRouteUnclaimed().run(dispatcher, tracker("改到五点吧", intent="inform"), DOMAIN)
@@ -329,3 +354,32 @@ async def test_other_unclaimed_messages_start_no_booking(
         CollectingDispatcher(), tracker(text, intent=intent, entities=entities), DOMAIN
     )
     assert not any(e.get("event") == "followup" and e.get("name") == "booking_form" for e in events)
+
+
+HOTEL_SO_FAR = {
+    "business": "hotel",
+    "booking_date": (TOMORROW + timedelta(days=1)).isoformat(),
+    "booking_nights": 2,
+    "booking_party_size": 2,
+    "booking_service": "king",
+}
+
+
+def asked_the_store(text: str, mapped: dict[str, str]) -> Tracker:
+    """The store is asked; `mapped` are what Rasa's own slot mappings took from the message (business was
+    already set by an earlier message)."""
+    asked = tracker(text, slots=HOTEL_SO_FAR, requested="booking_store", mapped=mapped)
+    asked.events.insert(0, {"event": "slot", "name": "business", "value": "hotel"})
+    return asked
+
+
+async def test_a_mobile_rasa_mapped_while_the_store_is_asked_is_kept_and_not_called_a_wrong_store() -> None:
+    slots, said = await run(ValidateBookingForm(), asked_the_store("13912345670", {"phone": "13912345670"}))
+    assert slots["phone"] == "13912345670" and slots.get("booking_store") is None
+    assert "utter_booking_store_unknown" not in responses(said)
+
+
+async def test_a_slot_rasa_re_sets_to_the_same_value_does_not_hide_a_wrong_store() -> None:
+    slots, said = await run(ValidateBookingForm(), asked_the_store("上海的酒店", {"business": "hotel"}))
+    assert slots.get("booking_store") is None
+    assert responses(said) == ["utter_booking_store_unknown"]

@@ -110,6 +110,7 @@ class Wording(_Strict):
     party: str
     checkout: str
     area_with_room: str
+    contact: str
 
 
 class BookingPolicy(_Strict):
