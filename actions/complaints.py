@@ -9,6 +9,7 @@ extracts nothing, so the form rejects it and the rules in data/rules/complaints.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -94,6 +95,21 @@ def is_fresh_answer(tracker: Tracker) -> bool:
     return True
 
 
+def _adds_a_detail(tracker: Tracker) -> bool:
+    """ "上周六在观山湖" while the mobile or the order number is asked: more about what happened, not a wrong
+    answer. It goes into the description and the question is asked again."""
+    if _requested(tracker) not in (PHONE, REFERENCE) or tracker.get_slot(DESCRIPTION) is None:
+        return False
+    text = _text(tracker)
+    if not Turn.of(tracker).is_answer() or confirmation(normalize_text(text), Turn.of(tracker).intent) is not None:
+        return False
+    if re.search(r"\d", normalize_text(text)) or complaint_rules.means_no_reference(text):
+        return False  # digits are an attempt at the number asked; 没有 answers the reference question
+    if complaint_rules.infer_category(text) is not None:
+        return False  # a correction of what happened ("不是服务态度，是菜里有虫子"): the category's own path
+    return complaint_rules.is_substantive_description(text)
+
+
 def _requested(tracker: Tracker) -> str | None:
     return Turn.of(tracker).requested_slot
 
@@ -132,8 +148,11 @@ class ValidateComplaintForm(MobileMixin, Form):
             return {DESCRIPTION: text} if complaint_rules.normalize_description(text) else {}
         if current is None:
             return {DESCRIPTION: text} if complaint_rules.is_substantive_description(text) else {}
+        separator = complaint_rules.load_rules().description_separator
+        if _adds_a_detail(tracker):
+            dispatcher.utter_message(response="utter_complaint_detail_noted")
+            return {DESCRIPTION: f"{current}{separator}{text}"}
         if _requested(tracker) != CATEGORY and complaint_rules.infer_category(text) is not None:
-            separator = complaint_rules.load_rules().description_separator
             return {DESCRIPTION: f"{current}{separator}{text}"}
         return {}
 
@@ -167,6 +186,8 @@ class ValidateComplaintForm(MobileMixin, Form):
         text = _text(tracker)
         if find_mobile(text) is None and complaint_rules.infer_category(text) is not None:
             return {}  # "不是服务态度，是菜里有虫子" when the mobile was asked corrects the category
+        if _adds_a_detail(tracker):
+            return {}  # added to the description, not a wrong mobile
         return self.read_mobile(tracker)
 
     async def extract_complaint_reference(
@@ -185,6 +206,8 @@ class ValidateComplaintForm(MobileMixin, Form):
                 return {REFERENCE: NO_REFERENCE}
             if Turn.of(tracker).intent == CANCEL_INTENT or complaint_rules.infer_category(text) is not None:
                 return {}
+            if _adds_a_detail(tracker):
+                return {}  # added to the description, not a wrong number
             return {REFERENCE: text}  # rejected with an explanation by validate_complaint_reference
         if tracker.get_slot(REFERENCE) is None and points_at_what_was_discussed(text):
             discussed = tracker.get_slot(LAST_ORDER) or tracker.get_slot(LAST_BOOKING)

@@ -172,6 +172,24 @@ async def test_a_ten_digit_phone_is_explained_and_a_person_is_offered_on_the_thi
     assert good["phone"] == "13812345678"
 
 
+@pytest.mark.parametrize("requested", ["phone", "complaint_reference"])
+async def test_more_about_what_happened_while_the_mobile_or_number_is_asked_is_added_not_called_wrong(
+    requested: str,
+) -> None:
+    """ "上周六在观山湖" is where and when, not a wrong mobile or order number: it goes into the description,
+    the customer is told so, and the question is asked again."""
+    filled = {"complaint_description": "车门给我刮花了", "complaint_category": "service_quality"}
+    slots, dispatcher = await validate(form_tracker("上周六在观山湖", requested=requested, slots=filled))
+    assert slots["complaint_description"] == "车门给我刮花了；上周六在观山湖"
+    assert slots.get(requested) is None and slots.get("invalid_attempts", 0) == 0
+    assert responses(dispatcher) == ["utter_complaint_detail_noted"]
+
+    # Digits are still an attempt at the number asked, and a yes or a short word is no detail.
+    for text in ("1381234567", "好的"):
+        _, dispatcher = await validate(form_tracker(text, requested=requested, slots=filled))
+        assert "utter_complaint_detail_noted" not in responses(dispatcher), text
+
+
 async def test_a_correction_updates_category_and_description() -> None:
     filled = {
         "complaint_description": "服务员态度很差",

@@ -262,6 +262,9 @@ def judge_end(
                 failures.append(f"complaint contact mobile is {complaint.contact_mobile!r}")
             if "category" in wanted and complaint.category != wanted["category"]:
                 failures.append(f"complaint category is {complaint.category!r}, expected {wanted['category']!r}")
+            for words in wanted.get("description_has", []):
+                if words not in complaint.description:
+                    failures.append(f"complaint description {complaint.description!r} lacks {words!r}")
     return failures
 
 
