@@ -188,7 +188,12 @@ class ValidateBookingForm(MobileMixin, Form):
             ours = await business_stores(tracker.get_slot(BUSINESS))
             near = [store.name for store in ours if store.city == other.city] or [store.name for store in ours]
             return reject(
-                dispatcher, tracker, STORE, "utter_booking_store_other_business", store=other.name, ours="、".join(near)
+                dispatcher,
+                tracker,
+                STORE,
+                "utter_booking_store_other_business",
+                store=other.name,
+                ours=get_booking_policy().wording.list_separator.join(near),
             )
         return reject(dispatcher, tracker, STORE, "utter_booking_store_unknown")
 

@@ -111,6 +111,7 @@ class Wording(_Strict):
     checkout: str
     area_with_room: str
     contact: str
+    list_separator: str
 
 
 class BookingPolicy(_Strict):
