@@ -98,12 +98,13 @@ def is_fresh_answer(tracker: Tracker) -> bool:
 def _adds_a_detail(tracker: Tracker) -> bool:
     """ "上周六在观山湖" while the mobile or the order number is asked: more about what happened, not a wrong
     answer. It goes into the description and the question is asked again."""
-    if _requested(tracker) not in (PHONE, REFERENCE) or tracker.get_slot(DESCRIPTION) is None:
+    turn = Turn.of(tracker)
+    if turn.requested_slot not in (PHONE, REFERENCE) or tracker.get_slot(DESCRIPTION) is None:
+        return False
+    if not turn.is_answer() or turn.confirmation() is not None:
         return False
     text = _text(tracker)
-    if not Turn.of(tracker).is_answer() or confirmation(normalize_text(text), Turn.of(tracker).intent) is not None:
-        return False
-    if re.search(r"\d", normalize_text(text)) or complaint_rules.means_no_reference(text):
+    if re.search(r"\d", turn.text) or complaint_rules.means_no_reference(text):
         return False  # digits are an attempt at the number asked; 没有 answers the reference question
     if complaint_rules.infer_category(text) is not None:
         return False  # a correction of what happened ("不是服务态度，是菜里有虫子"): the category's own path

@@ -71,14 +71,14 @@ def unusable_detail(value: object) -> str:
     return str(value or "").removeprefix(UNUSABLE)
 
 
-def value_before_this_message(tracker: Tracker, slot: str) -> Any:
-    """The slot's value before the latest customer message (Rasa's mappings re-set some slots from every one)."""
+def slots_before_this_message(tracker: Tracker) -> dict[str, Any]:
+    """Slot values before the latest customer message (Rasa's mappings re-set some slots from every one)."""
     users = [index for index, event in enumerate(tracker.events) if event.get("event") == "user"]
-    value = None
+    values: dict[str, Any] = {}
     for event in tracker.events[: users[-1] if users else 0]:
-        if event.get("event") == "slot" and event.get("name") == slot:
-            value = event.get("value")
-    return value
+        if event.get("event") == "slot":
+            values[event["name"]] = event.get("value")
+    return values
 
 
 def identified_customer_id(tracker: Tracker) -> int | None:
@@ -351,19 +351,23 @@ class Form(FormValidationAction, ABC):
         events = await super().get_extraction_events(dispatcher, tracker, domain)
         await self.answer_a_question(dispatcher, tracker)
         requested = tracker.get_slot(REQUESTED_SLOT)
-        # What Rasa's own slot mappings took from this message counts too ("13912345670" while the store is
-        # asked: the phone entity set the mobile before this action ran, so no extractor reports it).
-        needed = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
-        mapped = [
-            {"name": name, "value": value}
-            for name, value in tracker.slots_to_validate().items()
-            if name in needed and value != value_before_this_message(tracker, name)
-        ]
-        filled_other = any(
-            event["name"] != requested and usable(event["value"])
-            for event in [*events, *mapped]
-            if event.get("event", "slot") == "slot"
-        )
+
+        def fills_other(name: str, value: Any) -> bool:
+            return name != requested and usable(value)
+
+        filled_other = any(fills_other(e["name"], e["value"]) for e in events if e.get("event") == "slot")
+        if not filled_other:
+            # What Rasa's own slot mappings took from this message counts too ("13912345670" while the store
+            # is asked: the phone entity set the mobile before this action ran, so no extractor reports it).
+            before = slots_before_this_message(tracker)
+            changed = [
+                name
+                for name, value in tracker.slots_to_validate().items()
+                if fills_other(name, value) and value != before.get(name)
+            ]
+            if changed:  # only then the form's slots are worked out (again): most turns need not
+                needed = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+                filled_other = any(name in needed for name in changed)
         if not filled_other:
             return events
         kept = [event for event in events if not (event.get("name") == requested and is_unusable(event.get("value")))]

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 
 from api.main import ACTIONS_ALIVE_TTL_SECONDS
 from api.security import ServiceToken
-from crm.models import Conversation, Customer, FaqEntry, Message, PendingBotTurn
-from crm.services import conversation_ownership
+from crm.models import Conversation, Customer, FaqEntry, Message
+from crm.services import conversation_ownership, pending_turns
 from crm.types import utcnow
 from stack.processes import start, stop, wait_until_ready
 from tests.e2e.conftest import LiveStack
@@ -39,15 +39,6 @@ def transcript(stack: LiveStack, conversation_id: int) -> list[Message]:
         return list(
             session.scalars(select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id))
         )
-
-
-def still_held(stack: LiveStack, conversation_id: int) -> bool:
-    """True while a message of the conversation waits to be replayed to Rasa."""
-    with stack.session_factory() as session:
-        waiting = select(PendingBotTurn).where(
-            PendingBotTurn.conversation_id == conversation_id, PendingBotTurn.state == "waiting"
-        )
-        return session.scalars(waiting).first() is not None
 
 
 def test_first_iteration_turns_get_chinese_replies_and_are_transcribed(
@@ -174,6 +165,11 @@ def test_rasa_down_keeps_the_message_and_the_conversation_continues_when_it_retu
     assert [row.text for row in rows if row.direction == "in"] == ["你好", "你是机器人吗", "你是机器人吗"]
 
 
+def _has_waiting_turn(stack: LiveStack, conversation_id: int) -> bool:
+    with stack.session_factory() as session:
+        return pending_turns.has_waiting(session, conversation_id=conversation_id)
+
+
 def test_action_server_down_gets_a_polite_busy_reply(api: httpx.Client, live_stack: LiveStack) -> None:
     user = new_user()
     actions = live_stack.process("actions")
@@ -189,7 +185,7 @@ def test_action_server_down_gets_a_polite_busy_reply(api: httpx.Client, live_sta
     # The held message is answered once the action server is back (the hub's sweep replays it). Until then a
     # new message waits behind it (held too, so the bot reads them in order): wait for that first.
     deadline = time.monotonic() + 60
-    while still_held(live_stack, during["conversation_id"]):
+    while _has_waiting_turn(live_stack, during["conversation_id"]):
         assert time.monotonic() < deadline, [row.text for row in transcript(live_stack, during["conversation_id"])]
         time.sleep(0.5)
     after = say(api, user, "你好")

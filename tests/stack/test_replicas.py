@@ -214,7 +214,7 @@ def test_a_paused_rasa_server_costs_one_busy_notice_and_its_answer_follows(repli
     first = say(replicated, user, "你好")
     # Both are paused: the hub passes over a replica whose action server does not answer its probe in time
     # (a loaded machine), so with one paused the message could land on the other and never wait at all.
-    pids = [replicated.pid(f"rasa-{n}") for n in range(1, len(replicated.settings.rasa_urls) + 1)]
+    pids = [replicated.pid(rasa_service_of(replicated, url)) for url in replicated.settings.rasa_urls]
     paused_id = f"{user}-paused"
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)  # connections still open (the kernel queues them); nothing answers
